@@ -1,0 +1,146 @@
+import { readFile } from 'node:fs/promises';
+import { startCoordinatorServer } from '../coordinator/server.js';
+import type { CoordinatorSettings } from '../coordinator/config.js';
+import type { Resources } from '../core/resources.js';
+import { createLogger } from '../logging.js';
+import { runView } from '../reports/views.js';
+import { buildReport } from '../reports/report.js';
+import { writeReports, REPORT_FORMATS, type ReportFormat } from '../reports/write.js';
+import { openStore } from '../store/open.js';
+import { loadSuite, suiteToSubmission } from '../suite/parse.js';
+import { startWorkerAgent } from '../worker/agent.js';
+import { ApiClient } from './client.js';
+import { UsageError } from './usage-error.js';
+import { parse as parseYaml } from 'yaml';
+
+export async function coordinatorCommand(opts: { host: string; port: number; db: string; token?: string; workerToken?: string; config?: string; logLevel: string }): Promise<void> {
+  const settings = opts.config ? await readSettings(opts.config) : {};
+  const logger = createLogger({ level: opts.logLevel, name: 'coordinator' });
+  const store = await openStore(opts.db);
+  const server = await startCoordinatorServer({ store, logger, host: opts.host, port: opts.port, token: opts.token, workerToken: opts.workerToken, settings });
+  process.stdout.write(`drm coordinator listening on ${server.url} (database ${opts.db})\n`);
+  await untilSignal();
+  await server.close();
+  await store.close();
+}
+
+async function readSettings(path: string): Promise<Partial<CoordinatorSettings>> {
+  const text = await readFile(path, 'utf8').catch((err: Error) => {
+    throw new UsageError(`--config ${path}: ${err.message}`);
+  });
+  const parsed = parseYaml(text) as unknown;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${path}: expected a mapping of settings`);
+  return parsed as Partial<CoordinatorSettings>;
+}
+
+export async function workerCommand(opts: { coordinator: string[]; token?: string; type: string; resources?: Resources; labels?: Record<string, string>; id?: string; logLevel: string }): Promise<void> {
+  const logger = createLogger({ level: opts.logLevel, name: 'worker' });
+  const agent = await startWorkerAgent({
+    coordinatorUrls: opts.coordinator,
+    token: opts.token,
+    workerId: opts.id,
+    workerType: opts.type,
+    resources: opts.resources,
+    labels: opts.labels,
+    provider: 'local',
+    logger,
+  });
+  process.stderr.write(`drm worker ${agent.id} (${opts.type}) connecting to ${opts.coordinator.join(', ')}\n`);
+  const stop = () => void agent.stop();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await agent.done;
+}
+
+export async function submitCommand(suitePath: string, opts: { coordinator: string[]; token?: string; wait: boolean; json: boolean }): Promise<number> {
+  const suite = await loadSuite(suitePath);
+  const client = new ApiClient(opts.coordinator, opts.token);
+  const { runId, taskIds } = await client.request<{ runId: string; taskIds: string[] }>('POST', '/api/v1/tasks', suiteToSubmission(suite));
+  if (!opts.wait) {
+    process.stdout.write(opts.json ? JSON.stringify({ runId, taskIds }) + '\n' : `submitted run ${runId} (${taskIds.length} tasks)\n`);
+    return 0;
+  }
+  if (!opts.json) process.stdout.write(`submitted run ${runId} (${taskIds.length} tasks); waiting\n`);
+  const run = await waitForRun(client, runId, (line) => !opts.json && process.stdout.write(line + '\n'));
+  process.stdout.write(opts.json ? JSON.stringify(run) + '\n' : `run ${runId} ${run.state}: ${JSON.stringify(run.summary)}\n`);
+  return run.state === 'succeeded' ? 0 : 1;
+}
+
+type RunView = ReturnType<typeof runView>;
+
+/** Follows a run over the event stream, re-reading it on each event (and every few seconds as a fallback). */
+async function waitForRun(client: ApiClient, runId: string, print: (line: string) => void): Promise<RunView> {
+  return new Promise<RunView>((resolve, reject) => {
+    let stopped = false;
+    const check = async () => {
+      if (stopped) return;
+      const run = await client.request<RunView>('GET', `/api/v1/runs/${runId}`);
+      if (run.state !== 'running') {
+        stopped = true;
+        stopEvents();
+        clearInterval(timer);
+        resolve(run);
+      }
+    };
+    const stopEvents = client.events(
+      `/api/v1/events?runId=${encodeURIComponent(runId)}`,
+      (name, data) => {
+        const e = data as { name?: string; state?: string; reason?: string | null };
+        if (name === 'task' && e.state && ['succeeded', 'failed', 'timed_out', 'canceled'].includes(e.state)) print(`${e.state.padEnd(9)} ${e.name}${e.reason ? `: ${e.reason}` : ''}`);
+        if (name === 'run') check().catch(reject);
+      },
+      () => {},
+    );
+    const timer = setInterval(() => check().catch(reject), 3000);
+    check().catch(reject);
+  });
+}
+
+export async function statusCommand(opts: { coordinator: string[]; token?: string; json: boolean }): Promise<void> {
+  const client = new ApiClient(opts.coordinator, opts.token);
+  const [cluster, workers] = await Promise.all([client.request<Record<string, any>>('GET', '/api/v1/cluster'), client.request<{ workers: any[] }>('GET', '/api/v1/workers')]);
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ cluster, workers: workers.workers }, null, 2) + '\n');
+    return;
+  }
+  const pct = (x: number) => `${Math.round(x * 100)}%`;
+  const u = cluster.utilization;
+  process.stdout.write(`coordinator ${cluster.leader?.url ?? opts.coordinator[0]}\n`);
+  process.stdout.write(`workers: ${cluster.workers.total}  tasks: ${JSON.stringify(cluster.tasks)}  queue depth: ${cluster.queueDepth}\n`);
+  process.stdout.write(`reserved: cpu ${pct(u.cpu)}, memory ${pct(u.memory)}, gpu ${pct(u.gpu)}\n`);
+  for (const w of workers.workers) {
+    process.stdout.write(`  ${w.id.padEnd(32)} ${w.type.padEnd(12)} ${w.state.padEnd(10)} cpu ${w.reserved.cpu}/${w.resources.cpu}  mem ${w.reserved.memoryMb}/${w.resources.memoryMb} MB  gpus ${w.reserved.gpus}/${w.resources.gpus}  tasks ${w.runningTasks.length}\n`);
+  }
+}
+
+export async function cancelCommand(taskId: string, opts: { coordinator: string[]; token?: string }): Promise<void> {
+  const task = await new ApiClient(opts.coordinator, opts.token).request<{ id: string; state: string }>('POST', `/api/v1/tasks/${encodeURIComponent(taskId)}/cancel`);
+  process.stdout.write(`task ${task.id} ${task.state}\n`);
+}
+
+export async function drainCommand(workerId: string, opts: { coordinator: string[]; token?: string }): Promise<void> {
+  const w = await new ApiClient(opts.coordinator, opts.token).request<{ id: string; state: string }>('POST', `/api/v1/workers/${encodeURIComponent(workerId)}/drain`);
+  process.stdout.write(`worker ${w.id} ${w.state}\n`);
+}
+
+export async function reportCommand(opts: { run?: string; format: string; outputDir: string; db: string }): Promise<void> {
+  const formats = opts.format.split(',').map((f) => f.trim());
+  for (const f of formats) if (!(REPORT_FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format: unknown format "${f}" (available: ${REPORT_FORMATS.join(', ')})`);
+  const store = await openStore(opts.db);
+  try {
+    const runId = opts.run ?? (await store.listRuns(1))[0]?.id;
+    if (!runId) throw new UsageError(`no runs in ${opts.db}`);
+    if (!(await store.getRun(runId))) throw new UsageError(`--run: run ${runId} not found in ${opts.db}`);
+    const files = await writeReports(await buildReport(store, runId), opts.outputDir, formats as ReportFormat[]);
+    process.stdout.write(`wrote ${files.join(', ')}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}

@@ -1,0 +1,2 @@
+/** A mistake in how drm was called: printed as one line, exit code 2. */
+export class UsageError extends Error {}

@@ -1,0 +1,22 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Store } from '../../store/store.js';
+import type { Coordinator } from '../coordinator.js';
+
+const DecisionsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(100) });
+
+export function clusterApi(coordinator: Coordinator, store: Store, leader: () => { id: string; url: string }) {
+  return async function plugin(app: FastifyInstance) {
+    app.get('/api/v1/cluster', async () => ({ ...coordinator.clusterView(), leader: leader() }));
+
+    app.get('/api/v1/scaling/decisions', async (request) => {
+      const { limit } = DecisionsQuery.parse(request.query);
+      const decisions = await store.listScalingDecisions(limit);
+      return { decisions: decisions.map((d) => ({ ...d, at: new Date(d.at).toISOString() })) };
+    });
+
+    app.get('/healthz', async () => ({ ok: true }));
+    // Readiness means "this coordinator leads and schedules"; with one coordinator it always does.
+    app.get('/readyz', async () => ({ ready: true, leader: leader() }));
+  };
+}

@@ -1,0 +1,32 @@
+import { BUILTIN_WORKER_TYPES, type WorkerType } from '../core/worker-types.js';
+
+/** The coordinator's tunables, with their defaults in one place. */
+export interface CoordinatorSettings {
+  /** How often workers send a heartbeat (told to them in `welcome`). */
+  heartbeatMs: number;
+  /** A connected worker silent for this long is lost. */
+  heartbeatTimeoutMs: number;
+  /** A worker whose connection closed is lost if it does not come back within this time. */
+  reconnectGraceMs: number;
+  /** Retries granted for infrastructure failures (worker lost) even when a task's maxRetries is lower. */
+  infraRetries: number;
+  /** Usage samples are buffered and persisted in batches at this interval. */
+  usageFlushMs: number;
+  workerTypes: WorkerType[];
+  /**
+   * What to do with a task no worker can ever fit: `wait` keeps it pending with a reason (a bigger
+   * worker may join), `fail` fails it at once. `fleetTypes` names the types that may ever exist.
+   */
+  infeasible: 'wait' | 'fail';
+  fleetTypes?: string[];
+}
+
+export const DEFAULT_SETTINGS: CoordinatorSettings = {
+  heartbeatMs: 1000,
+  heartbeatTimeoutMs: 5000,
+  reconnectGraceMs: 5000,
+  infraRetries: 3,
+  usageFlushMs: 2000,
+  workerTypes: [...BUILTIN_WORKER_TYPES],
+  infeasible: 'wait',
+};

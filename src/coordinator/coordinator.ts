@@ -1,0 +1,744 @@
+import type { Logger } from 'pino';
+import { add, resources, subtract, type Resources } from '../core/resources.js';
+import { placeTasks, type PlacementTask, type PlacementWorker } from '../core/placement.js';
+import { findWorkerType } from '../core/worker-types.js';
+import type { CoordinatorMessage, HelloMessage, ResultMessage, Usage } from '../schema/protocol.js';
+import { TERMINAL_TASK_STATES, type SubmitBody, type TaskState } from '../schema/task.js';
+import type { AttemptRecord, Change, RunRecord, Store, TaskRecord, UsageSampleRecord, WorkerRecord } from '../store/store.js';
+import type { CoordinatorSettings } from './config.js';
+import { ApiError, notFound } from './errors.js';
+import { EventBus } from './events.js';
+import { newId } from './ids.js';
+import { Serial } from './serial.js';
+import { infeasibleReason, planSubmission } from './submission.js';
+
+/** How the coordinator talks to one connected worker (a WebSocket in production). */
+export interface WorkerLink {
+  send(msg: CoordinatorMessage): void;
+  close(code: number, reason: string): void;
+}
+
+interface ActiveAttempt {
+  id: string;
+  taskId: string;
+  workerId: string;
+  resources: Resources;
+  gpuIndices: number[];
+}
+
+interface WorkerSession {
+  record: WorkerRecord;
+  link: WorkerLink | null;
+  reserved: Resources;
+  freeGpuIndices: number[];
+  attempts: Map<string, ActiveAttempt>;
+  usage: Usage | null;
+  lastSeenAt: number;
+  /** When the connection closed (null while connected). */
+  disconnectedAt: number | null;
+}
+
+interface RunProgress {
+  record: RunRecord;
+  open: number;
+  failed: boolean;
+  canceled: boolean;
+}
+
+/**
+ * A unit of change: store changes to commit together, then in-memory effects applied only after the
+ * commit succeeded (a failed write leaves the view untouched and nothing acknowledged).
+ */
+class Tx {
+  readonly changes: Change[] = [];
+  readonly effects: Array<() => void> = [];
+  readonly finished = new Set<string>();
+  readonly runDelta = new Map<string, { closed: number; failed: boolean; canceled: boolean }>();
+}
+
+export interface CoordinatorDeps {
+  store: Store;
+  logger: Logger;
+  settings: CoordinatorSettings;
+  clock?: () => number;
+}
+
+/**
+ * The coordinator's in-memory view of workers and queue, and every state transition of tasks,
+ * attempts, runs and workers. The store is the truth: the view is rebuilt from it on start, and
+ * each transition is persisted before anyone (worker, API client, event subscriber) hears of it.
+ */
+export class Coordinator {
+  readonly bus = new EventBus();
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly settings: CoordinatorSettings;
+  private readonly now: () => number;
+  private readonly serial = new Serial();
+
+  /** Non-terminal tasks. */
+  private readonly tasks = new Map<string, TaskRecord>();
+  /** Terminal states of tasks that others may depend on. */
+  private readonly doneStates = new Map<string, TaskState>();
+  private readonly dependents = new Map<string, Set<string>>();
+  /** Pending tasks whose dependencies all succeeded. */
+  private readonly ready = new Set<string>();
+  private readonly pendingReasons = new Map<string, string>();
+  private readonly runs = new Map<string, RunProgress>();
+  private readonly workers = new Map<string, WorkerSession>();
+  private readonly attempts = new Map<string, ActiveAttempt>();
+  /** Assigned/running attempts found in the store at start, waiting for their worker to come back. */
+  private readonly orphans = new Map<string, { taskId: string; deadline: number }>();
+  private usageBuffer: UsageSampleRecord[] = [];
+  private seq = 0;
+  private scheduleQueued = false;
+  private closed = false;
+  private timers: NodeJS.Timeout[] = [];
+  lastPlacementMs = 0;
+
+  constructor(deps: CoordinatorDeps) {
+    this.store = deps.store;
+    this.log = deps.logger;
+    this.settings = deps.settings;
+    this.now = deps.clock ?? Date.now;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Rebuilds the view from the store and starts the failure detector. */
+  async start(): Promise<void> {
+    this.seq = await this.store.maxTaskSeq();
+    const live = await this.store.listTasks({ states: ['pending', 'assigned', 'running'] });
+    const now = this.now();
+    for (const t of live) this.tasks.set(t.id, t);
+    const runIds = new Set(live.map((t) => t.runId));
+    for (const runId of runIds) {
+      const run = await this.store.getRun(runId);
+      if (!run) continue;
+      const all = await this.store.listTasks({ runId });
+      const progress: RunProgress = { record: run, open: 0, failed: false, canceled: false };
+      for (const t of all) {
+        if (TERMINAL_TASK_STATES.has(t.state)) {
+          this.doneStates.set(t.id, t.state);
+          if (t.state === 'failed' || t.state === 'timed_out') progress.failed = true;
+          if (t.state === 'canceled') progress.canceled = true;
+        } else progress.open++;
+      }
+      this.runs.set(runId, progress);
+    }
+    for (const t of live) {
+      this.indexDependencies(t);
+      if (t.state === 'pending') this.markReadyIfDepsDone(t);
+      else if (t.currentAttemptId) this.orphans.set(t.currentAttemptId, { taskId: t.id, deadline: now + this.settings.reconnectGraceMs });
+    }
+    if (live.length > 0) this.log.info({ tasks: live.length, orphans: this.orphans.size }, 'rebuilt view from store');
+    const tick = Math.max(100, Math.min(500, this.settings.heartbeatMs / 2));
+    this.timers.push(setInterval(() => void this.detectFailures().catch((err) => this.log.error({ err }, 'failure detector')), tick));
+    this.timers.push(setInterval(() => void this.flushUsage().catch((err) => this.log.error({ err }, 'usage flush')), this.settings.usageFlushMs));
+    for (const t of this.timers) t.unref();
+    this.trigger();
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.serial.idle();
+    await this.flushUsage();
+    for (const w of this.workers.values()) w.link?.close(1001, 'coordinator shutting down');
+  }
+
+  // ---------------------------------------------------------------- API operations
+
+  async submit(body: SubmitBody): Promise<{ runId: string; taskIds: string[] }> {
+    return this.serial.run(async () => {
+      const now = this.now();
+      const { run, tasks } = planSubmission(body, now, () => ++this.seq);
+      const fleet = this.fleetTypes();
+      const tx = new Tx();
+      tx.changes.push({ kind: 'runInsert', run });
+      for (const t of tasks) tx.changes.push({ kind: 'taskInsert', task: t });
+      // The view learns of the run before the commit so that failing infeasible tasks (and cascading
+      // to their dependents) works on it; it is taken back out if the commit fails.
+      this.runs.set(run.id, { record: run, open: tasks.length, failed: false, canceled: false });
+      for (const t of tasks) {
+        this.tasks.set(t.id, t);
+        this.indexDependencies(t);
+      }
+      try {
+        if (this.settings.infeasible === 'fail') {
+          for (const t of tasks) {
+            const why = infeasibleReason(t.resources, fleet);
+            if (why) this.finishTask(tx, t, { state: 'failed', finishedAt: now, reason: why });
+          }
+        }
+        await this.commit(tx);
+      } catch (err) {
+        this.runs.delete(run.id);
+        for (const t of tasks) {
+          this.tasks.delete(t.id);
+          for (const dep of t.dependsOn) this.dependents.get(dep)?.delete(t.id);
+        }
+        throw err;
+      }
+      for (const t of tasks) {
+        if (t.state !== 'pending') continue;
+        this.markReadyIfDepsDone(t);
+        this.emitTask(t);
+      }
+      this.log.info({ runId: run.id, tasks: tasks.length }, 'run submitted');
+      this.trigger();
+      return { runId: run.id, taskIds: tasks.map((t) => t.id) };
+    });
+  }
+
+  async cancel(taskId: string, reason = 'canceled by user'): Promise<TaskRecord> {
+    return this.serial.run(async () => {
+      const task = this.tasks.get(taskId);
+      if (!task) {
+        const stored = await this.store.getTask(taskId);
+        if (!stored) throw notFound('task', taskId);
+        throw new ApiError(409, 'already_finished', `task ${taskId} already finished (${stored.state})`);
+      }
+      const attemptId = task.currentAttemptId;
+      const tx = new Tx();
+      this.finishTask(tx, task, { state: 'canceled', finishedAt: this.now(), reason });
+      await this.commit(tx);
+      // The attempt keeps its reservation until the worker reports the process gone.
+      if (attemptId) this.sendToAttemptWorker(attemptId, { type: 'cancel', attemptId, reason });
+      return task;
+    });
+  }
+
+  async drain(workerId: string): Promise<WorkerRecord> {
+    return this.serial.run(async () => {
+      const w = this.workers.get(workerId);
+      if (!w || w.record.state === 'lost' || w.record.state === 'terminated') throw notFound('worker', workerId);
+      if (w.record.state !== 'draining') {
+        await this.store.write([{ kind: 'workerUpdate', id: workerId, patch: { state: 'draining' } }]);
+        w.record = { ...w.record, state: 'draining' };
+        w.link?.send({ type: 'drain' });
+        this.bus.emit('worker', { workerId, type: w.record.type, state: 'draining', at: this.now() });
+      }
+      return w.record;
+    });
+  }
+
+  // ---------------------------------------------------------------- worker protocol
+
+  async onHello(link: WorkerLink, hello: HelloMessage): Promise<void> {
+    return this.serial.run(async () => {
+      const now = this.now();
+      let w = this.workers.get(hello.workerId);
+      if (w?.link && w.link !== link) w.link.close(4009, 'replaced by a newer connection of the same worker');
+      const record: WorkerRecord = {
+        id: hello.workerId,
+        type: hello.workerType,
+        provider: hello.provider,
+        resources: resources(hello.resources),
+        labels: hello.labels,
+        state: w?.record.state === 'draining' ? 'draining' : 'active',
+        registeredAt: w?.record.registeredAt ?? now,
+        lastSeenAt: now,
+      };
+      await this.store.write([{ kind: 'workerUpsert', worker: record }]);
+      if (!w) {
+        w = {
+          record,
+          link,
+          reserved: resources(),
+          freeGpuIndices: Array.from({ length: record.resources.gpus }, (_, i) => i),
+          attempts: new Map(),
+          usage: null,
+          lastSeenAt: now,
+          disconnectedAt: null,
+        };
+        this.workers.set(record.id, w);
+      } else {
+        w.record = record;
+        w.link = link;
+        w.lastSeenAt = now;
+        w.disconnectedAt = null;
+      }
+      link.send({ type: 'welcome', workerId: record.id, heartbeatMs: this.settings.heartbeatMs });
+      await this.reconcileRunning(w, hello.running);
+      this.bus.emit('worker', { workerId: record.id, type: record.type, state: record.state, at: now });
+      this.log.info({ workerId: record.id, workerType: record.type, resources: record.resources }, 'worker joined');
+      this.trigger();
+    });
+  }
+
+  onHeartbeat(workerId: string, usage: Usage): void {
+    const w = this.workers.get(workerId);
+    if (!w) return;
+    const now = this.now();
+    w.usage = usage;
+    w.lastSeenAt = now;
+    this.usageBuffer.push({ workerId, at: now, cpu: usage.cpu, memoryMb: usage.memoryMb, gpus: usage.gpus ?? null, gpuMemoryMb: usage.gpuMemoryMb ?? null });
+  }
+
+  async onStarted(workerId: string, attemptId: string, pid: number): Promise<void> {
+    return this.serial.run(async () => {
+      const att = this.attempts.get(attemptId);
+      if (!att || att.workerId !== workerId) return;
+      const task = this.tasks.get(att.taskId);
+      const now = this.now();
+      const tx = new Tx();
+      tx.changes.push({ kind: 'attemptUpdate', id: attemptId, patch: { state: 'running', startedAt: now, pid } });
+      if (task && task.currentAttemptId === attemptId && task.state === 'assigned') {
+        tx.changes.push({ kind: 'taskUpdate', id: task.id, patch: { state: 'running', startedAt: now } });
+        tx.effects.push(() => {
+          task.state = 'running';
+          task.startedAt = now;
+          this.emitTask(task);
+        });
+      }
+      await this.commit(tx);
+    });
+  }
+
+  async onResult(workerId: string, result: ResultMessage): Promise<void> {
+    return this.serial.run(async () => {
+      const w = this.workers.get(workerId);
+      const att = this.attempts.get(result.attemptId);
+      if (!att) {
+        // Already recorded (a re-send after reconnect) -> ack so the worker forgets it; otherwise stale.
+        const stored = await this.store.getAttempt(result.attemptId);
+        if (stored && stored.workerId === workerId) w?.link?.send({ type: 'ack', attemptId: result.attemptId });
+        else this.log.warn({ workerId, attemptId: result.attemptId }, 'result for an unknown attempt refused');
+        return;
+      }
+      if (att.workerId !== workerId) {
+        this.log.warn({ workerId, attemptId: result.attemptId, owner: att.workerId }, "result for another worker's attempt refused");
+        return;
+      }
+      const now = this.now();
+      const tx = new Tx();
+      tx.changes.push({
+        kind: 'attemptUpdate',
+        id: att.id,
+        patch: {
+          state: result.status,
+          finishedAt: now,
+          exitCode: result.exitCode,
+          durationMs: result.durationMs,
+          peakMemoryMb: result.usage.peakMemoryMb,
+          cpuSeconds: result.usage.cpuSeconds,
+          reason: result.reason ?? null,
+          stdoutTail: result.stdoutTail,
+          stderrTail: result.stderrTail,
+        },
+      });
+      const task = this.tasks.get(att.taskId);
+      if (task && task.currentAttemptId === att.id) {
+        tx.changes.push({
+          kind: 'taskHistory',
+          row: {
+            attemptId: att.id,
+            taskId: task.id,
+            name: task.name,
+            kind: task.kind,
+            modelType: task.modelType,
+            modelName: task.modelName,
+            batchSize: task.batchSize,
+            labels: task.labels,
+            workerType: w?.record.type ?? 'unknown',
+            succeeded: result.status === 'succeeded',
+            durationMs: result.durationMs,
+            peakMemoryMb: result.usage.peakMemoryMb,
+            cpuSeconds: result.usage.cpuSeconds,
+            gpuMemoryMb: null,
+            predictedDurationMs: null,
+            predictedMemoryMb: null,
+            finishedAt: now,
+          },
+        });
+        const outcome = {
+          finishedAt: now,
+          durationMs: result.durationMs,
+          exitCode: result.exitCode,
+          peakMemoryMb: result.usage.peakMemoryMb,
+          cpuSeconds: result.usage.cpuSeconds,
+          stdoutTail: result.stdoutTail,
+          stderrTail: result.stderrTail,
+          reason: result.reason ?? null,
+        };
+        const retry = (result.status === 'failed' || result.status === 'timed_out') && task.attempts <= task.maxRetries;
+        if (retry) this.requeue(tx, task, `attempt ${task.attempts} ${result.status}: ${result.reason ?? 'no reason'}; retrying`);
+        else this.finishTask(tx, task, { state: result.status, ...outcome });
+      }
+      tx.effects.push(() => this.release(att));
+      await this.commit(tx);
+      w?.link?.send({ type: 'ack', attemptId: att.id });
+      this.trigger();
+    });
+  }
+
+  /** The worker's connection closed; it has `reconnectGraceMs` to come back. */
+  onDisconnect(workerId: string, link: WorkerLink): void {
+    // Queued behind a hello still in flight on the same link, so that hello cannot revive a dead link.
+    void this.serial.run(() => {
+      const w = this.workers.get(workerId);
+      if (!w || w.link !== link) return;
+      w.link = null;
+      w.disconnectedAt = this.now();
+      this.log.warn({ workerId }, 'worker disconnected');
+    });
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  /** Asks for a placement cycle soon; many triggers in one tick coalesce into one cycle. */
+  trigger(): void {
+    if (this.scheduleQueued || this.closed) return;
+    this.scheduleQueued = true;
+    setImmediate(() => {
+      this.scheduleQueued = false;
+      void this.serial.run(() => this.scheduleCycle()).catch((err) => this.log.error({ err }, 'scheduling cycle failed'));
+    });
+  }
+
+  private async scheduleCycle(): Promise<void> {
+    if (this.ready.size === 0 || this.closed) return;
+    const started = performance.now();
+    const tasks: PlacementTask[] = [];
+    for (const id of this.ready) {
+      const t = this.tasks.get(id)!;
+      tasks.push({ id, priority: t.priority, seq: t.seq, resources: t.resources });
+    }
+    const workers: PlacementWorker[] = [];
+    for (const w of this.workers.values()) {
+      if (!w.link) continue;
+      workers.push({
+        id: w.record.id,
+        type: w.record.type,
+        capacity: w.record.resources,
+        reserved: w.reserved,
+        freeGpuIndices: w.freeGpuIndices,
+        schedulable: w.record.state === 'active',
+      });
+    }
+    const reply = placeTasks({ tasks, workers });
+    this.lastPlacementMs = performance.now() - started;
+    this.pendingReasons.clear();
+    for (const p of reply.pending) this.pendingReasons.set(p.taskId, p.reason);
+    if (reply.assignments.length === 0) return;
+
+    const now = this.now();
+    const tx = new Tx();
+    const sends: Array<{ w: WorkerSession; msg: CoordinatorMessage }> = [];
+    for (const a of reply.assignments) {
+      const task = this.tasks.get(a.taskId)!;
+      const w = this.workers.get(a.workerId)!;
+      const attempt: AttemptRecord = {
+        id: newId('att'),
+        taskId: task.id,
+        workerId: w.record.id,
+        workerType: w.record.type,
+        state: 'assigned',
+        gpuIndices: a.gpuIndices,
+        assignedAt: now,
+        startedAt: null,
+        finishedAt: null,
+        pid: null,
+        exitCode: null,
+        durationMs: null,
+        peakMemoryMb: null,
+        cpuSeconds: null,
+        reason: null,
+        stdoutTail: null,
+        stderrTail: null,
+      };
+      const patch = { state: 'assigned' as const, attempts: task.attempts + 1, currentAttemptId: attempt.id, workerId: w.record.id, workerType: w.record.type, reason: null };
+      tx.changes.push({ kind: 'attemptInsert', attempt }, { kind: 'taskUpdate', id: task.id, patch });
+      const active: ActiveAttempt = { id: attempt.id, taskId: task.id, workerId: w.record.id, resources: task.resources, gpuIndices: a.gpuIndices };
+      tx.effects.push(() => {
+        Object.assign(task, patch);
+        this.ready.delete(task.id);
+        this.reserve(w, active);
+        this.emitTask(task);
+      });
+      sends.push({
+        w,
+        msg: {
+          type: 'assign',
+          attemptId: attempt.id,
+          gpuIndices: a.gpuIndices,
+          task: { taskId: task.id, name: task.name, kind: task.kind, command: task.command, env: task.env, cwd: task.cwd ?? undefined, timeoutSec: task.timeoutSec, resources: task.resources },
+        },
+      });
+    }
+    await this.commit(tx);
+    // A link that closed meanwhile simply drops the message; the failure detector requeues its attempts.
+    for (const { w, msg } of sends) w.link?.send(msg);
+    this.log.debug({ assigned: sends.length, pending: reply.pending.length, placementMs: this.lastPlacementMs }, 'placement cycle');
+  }
+
+  // ---------------------------------------------------------------- failure detection
+
+  private async detectFailures(): Promise<void> {
+    if (this.closed) return;
+    const now = this.now();
+    const lost: WorkerSession[] = [];
+    for (const w of this.workers.values()) {
+      if (w.record.state === 'lost' || w.record.state === 'terminated') continue;
+      if (w.link === null && w.disconnectedAt !== null && now - w.disconnectedAt >= this.settings.reconnectGraceMs) lost.push(w);
+      else if (w.link !== null && now - w.lastSeenAt >= this.settings.heartbeatTimeoutMs) lost.push(w);
+    }
+    const expiredOrphans = [...this.orphans].filter(([, o]) => now >= o.deadline);
+    if (lost.length === 0 && expiredOrphans.length === 0) return;
+    await this.serial.run(async () => {
+      const tx = new Tx();
+      for (const w of lost) {
+        const reason = w.link ? `worker ${w.record.id} lost: no heartbeat for ${now - w.lastSeenAt} ms` : `worker ${w.record.id} lost: did not reconnect within ${this.settings.reconnectGraceMs} ms`;
+        tx.changes.push({ kind: 'workerUpdate', id: w.record.id, patch: { state: 'lost', lastSeenAt: w.lastSeenAt } });
+        for (const att of w.attempts.values()) this.loseAttempt(tx, att.id, att.taskId, reason, att);
+        tx.effects.push(() => {
+          w.link?.close(4008, 'heartbeat timeout');
+          w.link = null;
+          w.record = { ...w.record, state: 'lost' };
+          this.workers.delete(w.record.id);
+          this.bus.emit('worker', { workerId: w.record.id, type: w.record.type, state: 'lost', at: now });
+        });
+        this.log.warn({ workerId: w.record.id, attempts: w.attempts.size }, reason);
+      }
+      for (const [attemptId, o] of expiredOrphans) {
+        if (!this.orphans.has(attemptId)) continue;
+        this.loseAttempt(tx, attemptId, o.taskId, 'worker did not come back after a coordinator restart', undefined);
+      }
+      await this.commit(tx);
+    });
+    this.trigger();
+  }
+
+  private loseAttempt(tx: Tx, attemptId: string, taskId: string, reason: string, att: ActiveAttempt | undefined): void {
+    tx.changes.push({ kind: 'attemptUpdate', id: attemptId, patch: { state: 'lost', finishedAt: this.now(), reason } });
+    const task = this.tasks.get(taskId);
+    if (task && task.currentAttemptId === attemptId) {
+      if (task.attempts <= Math.max(task.maxRetries, this.settings.infraRetries)) this.requeue(tx, task, reason);
+      else this.finishTask(tx, task, { state: 'failed', finishedAt: this.now(), reason: `${reason} (after ${task.attempts} attempts)` });
+    }
+    tx.effects.push(() => {
+      this.orphans.delete(attemptId);
+      if (att) this.release(att);
+    });
+  }
+
+  /** After a hello: adopt attempts the worker still runs, cancel ones it must not, and check the rest. */
+  private async reconcileRunning(w: WorkerSession, running: HelloMessage['running']): Promise<void> {
+    const tx = new Tx();
+    const reported = new Set(running.map((r) => r.attemptId));
+    for (const r of running) {
+      if (w.attempts.has(r.attemptId)) continue;
+      const task = this.tasks.get(r.taskId);
+      const orphan = this.orphans.get(r.attemptId);
+      if (task && orphan && task.currentAttemptId === r.attemptId) {
+        const stored = await this.store.getAttempt(r.attemptId);
+        const active: ActiveAttempt = { id: r.attemptId, taskId: task.id, workerId: w.record.id, resources: task.resources, gpuIndices: stored?.gpuIndices ?? [] };
+        tx.effects.push(() => {
+          this.orphans.delete(r.attemptId);
+          this.reserve(w, active);
+        });
+        this.log.info({ workerId: w.record.id, attemptId: r.attemptId, taskId: task.id }, 'adopted running attempt');
+      } else {
+        w.link?.send({ type: 'cancel', attemptId: r.attemptId, reason: 'attempt is no longer current' });
+      }
+    }
+    // Attempts we think it holds but it no longer runs: its result is re-sent right after hello;
+    // if none arrives within two heartbeats, the attempt is lost.
+    for (const att of w.attempts.values()) {
+      if (!reported.has(att.id)) this.orphans.set(att.id, { taskId: att.taskId, deadline: this.now() + 2 * this.settings.heartbeatMs });
+    }
+    if (tx.effects.length > 0) await this.commit(tx);
+  }
+
+  // ---------------------------------------------------------------- transitions
+
+  private finishTask(tx: Tx, task: TaskRecord, patch: Partial<TaskRecord> & { state: TaskState }): void {
+    if (tx.finished.has(task.id)) return;
+    tx.finished.add(task.id);
+    const full: Partial<TaskRecord> = { ...patch };
+    if (patch.state === 'canceled' || patch.state === 'failed') full.currentAttemptId = task.currentAttemptId;
+    tx.changes.push({ kind: 'taskUpdate', id: task.id, patch: full });
+    const delta = tx.runDelta.get(task.runId) ?? { closed: 0, failed: false, canceled: false };
+    delta.closed++;
+    if (patch.state === 'failed' || patch.state === 'timed_out') delta.failed = true;
+    if (patch.state === 'canceled') delta.canceled = true;
+    tx.runDelta.set(task.runId, delta);
+    tx.effects.push(() => {
+      Object.assign(task, full);
+      this.tasks.delete(task.id);
+      this.ready.delete(task.id);
+      this.pendingReasons.delete(task.id);
+      this.doneStates.set(task.id, patch.state);
+      this.emitTask(task);
+    });
+    // Dependents: cancel them when this did not succeed; otherwise they may become ready.
+    for (const depId of this.dependents.get(task.id) ?? []) {
+      const dep = this.tasks.get(depId);
+      if (!dep || dep.state !== 'pending') continue;
+      if (patch.state !== 'succeeded') {
+        this.finishTask(tx, dep, { state: 'canceled', finishedAt: patch.finishedAt ?? this.now(), reason: `dependency ${task.name} ${patch.state}` });
+      } else {
+        tx.effects.push(() => this.markReadyIfDepsDone(dep));
+      }
+    }
+  }
+
+  private requeue(tx: Tx, task: TaskRecord, reason: string): void {
+    const patch = { state: 'pending' as const, currentAttemptId: null, workerId: null, workerType: null, reason };
+    tx.changes.push({ kind: 'taskUpdate', id: task.id, patch });
+    tx.effects.push(() => {
+      Object.assign(task, patch);
+      this.ready.add(task.id);
+      this.emitTask(task);
+    });
+  }
+
+  private async commit(tx: Tx): Promise<void> {
+    for (const [runId, delta] of tx.runDelta) {
+      const run = this.runs.get(runId);
+      const open = run ? run.open : 0;
+      if (!run) continue;
+      const failed = run.failed || delta.failed;
+      const canceled = run.canceled || delta.canceled;
+      const remaining = open - delta.closed;
+      let finished: RunRecord | null = null;
+      if (remaining === 0) {
+        finished = { ...run.record, state: failed ? 'failed' : canceled ? 'canceled' : 'succeeded', finishedAt: this.now() };
+        tx.changes.push({ kind: 'runUpdate', id: runId, patch: { state: finished.state, finishedAt: finished.finishedAt } });
+      }
+      tx.effects.push(() => {
+        run.open = remaining;
+        run.failed = failed;
+        run.canceled = canceled;
+        if (finished) {
+          run.record = finished;
+          this.runs.delete(runId);
+          this.bus.emit('run', { runId, state: finished.state, at: finished.finishedAt! });
+          this.log.info({ runId, state: finished.state }, 'run finished');
+        }
+      });
+    }
+    if (tx.changes.length > 0) await this.store.write(tx.changes);
+    for (const effect of tx.effects) effect();
+  }
+
+  private reserve(w: WorkerSession, att: ActiveAttempt): void {
+    w.attempts.set(att.id, att);
+    w.reserved = add(w.reserved, att.resources);
+    const taken = new Set(att.gpuIndices);
+    w.freeGpuIndices = w.freeGpuIndices.filter((i) => !taken.has(i));
+    this.attempts.set(att.id, att);
+  }
+
+  private release(att: ActiveAttempt): void {
+    this.attempts.delete(att.id);
+    const w = this.workers.get(att.workerId);
+    if (!w || !w.attempts.delete(att.id)) return;
+    w.reserved = subtract(w.reserved, att.resources);
+    w.freeGpuIndices = [...w.freeGpuIndices, ...att.gpuIndices].sort((a, b) => a - b);
+  }
+
+  private indexDependencies(t: TaskRecord): void {
+    for (const dep of t.dependsOn) {
+      let set = this.dependents.get(dep);
+      if (!set) this.dependents.set(dep, (set = new Set()));
+      set.add(t.id);
+    }
+  }
+
+  private markReadyIfDepsDone(t: TaskRecord): void {
+    if (t.state !== 'pending') return;
+    if (t.dependsOn.every((d) => this.doneStates.get(d) === 'succeeded')) this.ready.add(t.id);
+  }
+
+  private sendToAttemptWorker(attemptId: string, msg: CoordinatorMessage): void {
+    const att = this.attempts.get(attemptId);
+    if (att) this.workers.get(att.workerId)?.link?.send(msg);
+  }
+
+  private emitTask(t: TaskRecord): void {
+    this.bus.emit('task', { taskId: t.id, runId: t.runId, name: t.name, state: t.state, workerId: t.workerId, attemptId: t.currentAttemptId, reason: t.reason, at: this.now() });
+  }
+
+  private fleetTypes() {
+    const names = this.settings.fleetTypes;
+    if (!names) return this.settings.workerTypes;
+    return names.map((n) => findWorkerType(this.settings.workerTypes, n)).filter((t) => t !== undefined);
+  }
+
+  private async flushUsage(): Promise<void> {
+    if (this.usageBuffer.length === 0) return;
+    const samples = this.usageBuffer;
+    this.usageBuffer = [];
+    await this.store.write([{ kind: 'usageSamples', samples }]);
+  }
+
+  // ---------------------------------------------------------------- read views
+
+  /** The live copy of a non-terminal task (with its pending reason), or undefined. */
+  liveTask(id: string): { task: TaskRecord; pendingReason: string | undefined } | undefined {
+    const task = this.tasks.get(id);
+    return task ? { task, pendingReason: this.pendingReasons.get(id) } : undefined;
+  }
+
+  workerViews() {
+    return [...this.workers.values()].map((w) => ({
+      id: w.record.id,
+      type: w.record.type,
+      provider: w.record.provider,
+      state: w.link || w.record.state !== 'active' ? w.record.state : ('connecting' as const),
+      resources: w.record.resources,
+      reserved: w.reserved,
+      usage: w.usage,
+      labels: w.record.labels,
+      runningTasks: [...w.attempts.values()].map((a) => a.taskId),
+      registeredAt: new Date(w.record.registeredAt).toISOString(),
+      lastSeenAt: new Date(w.lastSeenAt).toISOString(),
+    }));
+  }
+
+  clusterView() {
+    let capacity = resources();
+    let reserved = resources();
+    let used = resources();
+    const byType: Record<string, number> = {};
+    const byState: Record<string, number> = {};
+    for (const w of this.workers.values()) {
+      byType[w.record.type] = (byType[w.record.type] ?? 0) + 1;
+      byState[w.record.state] = (byState[w.record.state] ?? 0) + 1;
+      capacity = add(capacity, w.record.resources);
+      reserved = add(reserved, w.reserved);
+      if (w.usage) used = add(used, resources({ cpu: w.usage.cpu, memoryMb: w.usage.memoryMb, gpus: w.usage.gpus ?? 0, gpuMemoryMb: w.usage.gpuMemoryMb ?? 0 }));
+    }
+    const tasksByState: Record<string, number> = { pending: 0, assigned: 0, running: 0 };
+    let pendingDemand = resources();
+    for (const t of this.tasks.values()) {
+      tasksByState[t.state] = (tasksByState[t.state] ?? 0) + 1;
+      if (t.state === 'pending') pendingDemand = add(pendingDemand, t.resources);
+    }
+    const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+    const reservedUtil = { cpu: ratio(reserved.cpu, capacity.cpu), memory: ratio(reserved.memoryMb, capacity.memoryMb), gpu: ratio(reserved.gpus, capacity.gpus) };
+    const dims = [reservedUtil.cpu, reservedUtil.memory, ...(capacity.gpus > 0 ? [reservedUtil.gpu] : [])];
+    return {
+      workers: { total: this.workers.size, byType, byState },
+      capacity,
+      reserved,
+      used,
+      utilization: { ...reservedUtil, overall: Math.max(0, ...dims) },
+      usedUtilization: { cpu: ratio(used.cpu, capacity.cpu), memory: ratio(used.memoryMb, capacity.memoryMb), gpu: ratio(used.gpus, capacity.gpus) },
+      tasks: tasksByState,
+      queueDepth: tasksByState.pending,
+      readyTasks: this.ready.size,
+      pendingDemand,
+      lastPlacementMs: this.lastPlacementMs,
+      activeRuns: this.runs.size,
+    };
+  }
+
+  /** Resolves when all queued state changes have been applied (tests and shutdown). */
+  idle(): Promise<void> {
+    return this.serial.idle();
+  }
+}
+

@@ -1,0 +1,30 @@
+import { EventEmitter } from 'node:events';
+import type { TaskState, RunState, WorkerState } from '../schema/task.js';
+
+// One typed bus for everything that happens in the coordinator; the event stream, progress display,
+// metrics and tests all subscribe to it instead of polling.
+
+export interface DrmEvents {
+  task: { taskId: string; runId: string; name: string; state: TaskState; workerId: string | null; attemptId: string | null; reason: string | null; at: number };
+  worker: { workerId: string; type: string; state: WorkerState; at: number };
+  run: { runId: string; state: RunState; at: number };
+}
+export type DrmEventName = keyof DrmEvents;
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    // SSE clients each add a listener; the default limit of 10 would warn on a busy dashboard.
+    this.emitter.setMaxListeners(0);
+  }
+
+  emit<K extends DrmEventName>(name: K, payload: DrmEvents[K]): void {
+    this.emitter.emit(name, payload);
+  }
+
+  on<K extends DrmEventName>(name: K, listener: (payload: DrmEvents[K]) => void): () => void {
+    this.emitter.on(name, listener);
+    return () => this.emitter.off(name, listener);
+  }
+}

@@ -1,0 +1,91 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.js';
+import { clusterApi } from './api/cluster.js';
+import { eventsApi } from './api/events.js';
+import { runsApi } from './api/runs.js';
+import { tasksApi } from './api/tasks.js';
+import { workersApi } from './api/workers.js';
+import { bearer, tokenMatches } from './auth.js';
+import { DEFAULT_SETTINGS, type CoordinatorSettings } from './config.js';
+import { Coordinator } from './coordinator.js';
+import { ApiError, registerErrorHandler } from './errors.js';
+import { newId } from './ids.js';
+import { attachWorkerSocket } from './worker-socket.js';
+
+export interface CoordinatorServerOptions {
+  store: Store;
+  logger: Logger;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** API and dashboard token. */
+  token?: string;
+  /** Worker token; defaults to `token`. */
+  workerToken?: string;
+  settings?: Partial<CoordinatorSettings>;
+  bodyLimitBytes?: number;
+  maxFrameBytes?: number;
+}
+
+export interface CoordinatorServer {
+  id: string;
+  url: string;
+  port: number;
+  coordinator: Coordinator;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Starts the coordinator: rebuilds its view from the store, then serves the API and worker protocol. */
+export async function startCoordinatorServer(opts: CoordinatorServerOptions): Promise<CoordinatorServer> {
+  const settings: CoordinatorSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const log = opts.logger;
+  const coordinator = new Coordinator({ store: opts.store, logger: log, settings });
+  await coordinator.start();
+
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: opts.bodyLimitBytes ?? 16 * 1024 * 1024 });
+  registerErrorHandler(app);
+  const token = opts.token;
+  app.addHook('onRequest', async (request) => {
+    if (!token || !request.url.startsWith('/api/')) return;
+    const presented = bearer(request.headers.authorization) ?? (request.query as Record<string, string> | undefined)?.token;
+    if (!tokenMatches(presented, token)) throw new ApiError(401, 'unauthorized', 'missing or invalid token (Authorization: Bearer <token>)');
+  });
+
+  const id = newId('coord');
+  let url = '';
+  const leader = () => ({ id, url });
+  await app.register(tasksApi(coordinator, opts.store));
+  await app.register(runsApi(opts.store));
+  await app.register(workersApi(coordinator));
+  await app.register(clusterApi(coordinator, opts.store, leader));
+  await app.register(eventsApi(coordinator));
+  app.get('/', async (_req, reply) => reply.type('text/html').send('<!doctype html><title>drm</title><p>drm coordinator. API under <a href="/api/v1/cluster">/api/v1</a>.</p>'));
+
+  const wss = attachWorkerSocket(app, coordinator, log, {
+    workerToken: opts.workerToken ?? token,
+    maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024,
+    helloTimeoutMs: 10_000,
+  });
+  await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 7070 });
+  const addr = app.server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
+  log.info({ url, coordinatorId: id }, 'coordinator listening');
+
+  return {
+    id,
+    url,
+    port: addr.port,
+    coordinator,
+    app,
+    async close() {
+      await coordinator.stop();
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      await app.close();
+    },
+  };
+}

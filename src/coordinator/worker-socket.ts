@@ -1,0 +1,107 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WorkerMessageSchema, type CoordinatorMessage } from '../schema/protocol.js';
+import { bearer, tokenMatches } from './auth.js';
+import type { Coordinator, WorkerLink } from './coordinator.js';
+import { zodMessage } from './errors.js';
+
+export const WORKER_PATH = '/api/v1/worker';
+
+/** Close codes the coordinator uses; the worker agent reacts to 4001 by giving up. */
+export const CloseCode = { unauthorized: 4001, badMessage: 4002, replaced: 4009, heartbeatTimeout: 4008 } as const;
+
+export interface WorkerSocketOptions {
+  workerToken?: string;
+  maxFrameBytes: number;
+  /** A connection that sends no valid hello within this time is closed. */
+  helloTimeoutMs: number;
+}
+
+/** Serves the worker protocol (DESIGN.md section 6) on the Fastify server's upgrade requests. */
+export function attachWorkerSocket(app: FastifyInstance, coordinator: Coordinator, log: Logger, opts: WorkerSocketOptions): WebSocketServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes });
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== WORKER_PATH) return refuse(socket, 404, 'Not Found');
+    const token = bearer(req.headers.authorization) ?? url.searchParams.get('token') ?? undefined;
+    if (!tokenMatches(token, opts.workerToken)) {
+      log.warn({ remote: req.socket.remoteAddress }, 'worker connection refused: bad or missing token');
+      return refuse(socket, 401, 'Unauthorized');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => serveWorker(ws, coordinator, log, opts));
+  });
+  return wss;
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+// WebSocket close reasons are limited to 123 bytes.
+function closeReason(text: string): string {
+  const buf = Buffer.from(text);
+  return buf.length <= 123 ? text : buf.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
+}
+
+function serveWorker(ws: WebSocket, coordinator: Coordinator, log: Logger, opts: WorkerSocketOptions): void {
+  let workerId: string | null = null;
+  const link: WorkerLink = {
+    send(msg: CoordinatorMessage) {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+    },
+    close(code, reason) {
+      ws.close(code, closeReason(reason));
+    },
+  };
+  const reject = (reason: string) => {
+    log.warn({ workerId, reason }, 'worker connection closed: protocol error');
+    link.close(CloseCode.badMessage, reason);
+  };
+  const helloTimer = setTimeout(() => reject(`no hello within ${opts.helloTimeoutMs} ms`), opts.helloTimeoutMs);
+
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (isBinary) return reject('binary frames are not part of the protocol');
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString());
+    } catch {
+      return reject('invalid message: not JSON');
+    }
+    const parsed = WorkerMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      const type = typeof json === 'object' && json !== null && 'type' in json ? String((json as { type: unknown }).type) : '?';
+      return reject(`invalid ${type} message: ${zodMessage(parsed.error)}`);
+    }
+    const msg = parsed.data;
+    if (workerId === null) {
+      if (msg.type !== 'hello') return reject(`expected hello first, got ${msg.type}`);
+      clearTimeout(helloTimer);
+      workerId = msg.workerId;
+      coordinator.onHello(link, msg).catch((err) => {
+        log.error({ err, workerId }, 'hello failed');
+        link.close(1011, 'coordinator could not register the worker');
+      });
+      return;
+    }
+    const id = workerId;
+    const fail = (err: unknown) => log.error({ err, workerId: id, type: msg.type }, 'worker message failed');
+    switch (msg.type) {
+      case 'hello':
+        return reject('hello sent twice on one connection');
+      case 'heartbeat':
+        return coordinator.onHeartbeat(id, msg.usage);
+      case 'started':
+        return void coordinator.onStarted(id, msg.attemptId, msg.pid).catch(fail);
+      case 'result':
+        return void coordinator.onResult(id, msg).catch(fail);
+    }
+  });
+  ws.on('close', () => {
+    clearTimeout(helloTimer);
+    if (workerId !== null) coordinator.onDisconnect(workerId, link);
+  });
+  ws.on('error', (err) => log.warn({ err: err.message, workerId }, 'worker socket error'));
+}
