@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { resources } from '../core/resources.js';
 import { BUILTIN_WORKER_TYPES, findWorkerType, smallestFittingType, type WorkerType } from '../core/worker-types.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
 import { startCoordinatorServer } from '../coordinator/server.js';
 import { createLogger } from '../logging.js';
 import { startLocalWorker, type LocalWorker } from '../providers/local.js';
@@ -53,6 +54,8 @@ export async function runSuite(suitePath: string, opts: RunOptions): Promise<num
 
   let code = 1;
   try {
+    // Submitting before the fleet has joined would place everything on whichever worker came first.
+    await waitForFleet(server.coordinator, workers);
     // Run events are recorded from before the submit: a run whose tasks all fail at once ends inside it.
     const ended = new Map<string, string>();
     let wake = () => {};
@@ -113,6 +116,28 @@ export function planFleet(counts: Map<string, number> | undefined, needs: Return
   }
   if (fleet.length > maxWorkers) throw new UsageError(`the starting fleet (${fleet.length} workers) exceeds --max-workers ${maxWorkers}`);
   return fleet;
+}
+
+const FLEET_JOIN_TIMEOUT_MS = 60_000;
+
+async function waitForFleet(coordinator: Coordinator, workers: LocalWorker[]): Promise<void> {
+  const want = new Set(workers.map((w) => w.id));
+  const joined = () => coordinator.workerViews().filter((w) => want.has(w.id) && w.state === 'active').length;
+  await new Promise<void>((resolveJoin, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`only ${joined()} of ${want.size} local workers joined within ${FLEET_JOIN_TIMEOUT_MS / 1000} s (see the logs directory)`));
+    }, FLEET_JOIN_TIMEOUT_MS);
+    const check = () => {
+      if (joined() < want.size) return;
+      clearTimeout(timer);
+      off();
+      resolveJoin();
+    };
+    const off = coordinator.bus.on('worker', check);
+    for (const w of workers) void w.exited.then((code) => reject(new Error(`local worker ${w.id} exited (${code}) before joining; see its log`)));
+    check();
+  });
 }
 
 function summarizeFleet(fleet: WorkerType[]): string {

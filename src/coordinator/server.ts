@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
@@ -45,7 +45,11 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
   const coordinator = new Coordinator({ store: opts.store, logger: log, settings });
   await coordinator.start();
 
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: opts.bodyLimitBytes ?? 16 * 1024 * 1024 });
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // Per-request lines would drown the task and worker events that matter.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimitBytes ?? 16 * 1024 * 1024 });
   registerErrorHandler(app);
   const token = opts.token;
   app.addHook('onRequest', async (request) => {

@@ -9,7 +9,9 @@
 // - order: higher priority first; within a priority, tasks with a known duration longest first (LPT), others FIFO;
 // - best fit: the schedulable worker with the least leftover after placing, so large workers stay free for large tasks;
 // - GPU protection: a task that needs no GPU goes to a GPU worker only when no non-GPU worker can take it now;
-// - never over-commit: each placement reserves on the simulated worker before the next task is considered.
+// - never over-commit: each placement reserves on the simulated worker before the next task is considered;
+// - avoidWorkerIds: an avoided worker is a fallback within its pool (GPU or not), so protection still comes first:
+//   a CPU task takes an avoided CPU worker before a GPU worker.
 //
 // Performance (10,000 tasks on 1,000 workers within a scheduler tick): the leftover score is linear in the free
 // vector, so "least leftover" is "smallest free score among fitting workers". Workers are kept sorted by free score
@@ -362,16 +364,19 @@ class Explainer {
         if (fitsRow(need, row, this.rows, s * D, D)) fitting += this.shapes[s].count;
       }
     }
-    if (fitting > 0) return { reason: `waiting for resources: all fitting workers are busy (${fitting})`, infeasible: false };
+    if (fitting > 0) {
+      return { reason: `waiting for resources: all fitting workers are busy (${fitting})`, infeasible: false };
+    }
 
-    // Name the shortfall against the closest worker: fewest short dimensions, then the largest, then by id.
+    // Name the shortfall against the closest worker: fewest short dimensions, then the smallest gap, then by id.
     const request = { ...r, gpus: wholeGpus(r.gpus) };
-    const gaps = this.shapes.map((s) => ({ ...s, gap: shortfall(request, s.capacity) }));
+    const gaps = this.shapes.map((s) => ({
+      ...s,
+      gap: shortfall(request, s.capacity),
+      coverage: coverage(request, s.capacity),
+    }));
     gaps.sort(
-      (a, b) =>
-        a.gap.length - b.gap.length ||
-        magnitude(b.capacity) - magnitude(a.capacity) ||
-        compareStrings(a.sample.id, b.sample.id),
+      (a, b) => a.gap.length - b.gap.length || b.coverage - a.coverage || compareStrings(a.sample.id, b.sample.id),
     );
     const closest = gaps[0];
     const text = closest.gap.join(', ');
@@ -422,13 +427,17 @@ class CapacityIndex {
     for (let d = 0; d < D; d++) {
       byCapacity.sort((a, b) => cap[b * D + d] - cap[a * D + d]);
       const distinct: number[] = [];
-      for (const w of byCapacity) if (distinct.length === 0 || distinct[distinct.length - 1] !== cap[w * D + d]) distinct.push(cap[w * D + d]);
+      for (const w of byCapacity) {
+        const v = cap[w * D + d];
+        if (distinct.length === 0 || distinct[distinct.length - 1] !== v) distinct.push(v);
+      }
       if (distinct.length * words > INDEX_MAX_WORDS) return undefined;
       const rows = new Uint32Array(distinct.length * words);
       let i = 0;
-      for (const w of byCapacity) {
-        // Each row starts as a copy of the previous one (the workers with more), then adds its own workers.
-        while (distinct[i] !== cap[w * D + d]) {
+      for (let k = 0; k < W; k++) {
+        const w = byCapacity[k];
+        // A new value starts a row as a copy of the previous one (the workers with more), then adds its workers.
+        if (k > 0 && cap[w * D + d] !== cap[byCapacity[k - 1] * D + d]) {
           i++;
           rows.copyWithin(i * words, (i - 1) * words, i * words);
         }
@@ -489,8 +498,13 @@ function dimensionsOf(tasks: readonly PlacementTask[], workers: readonly Placeme
 }
 
 function writeVector(out: Float64Array, at: number, r: Resources, dims: readonly string[]): void {
-  for (let d = 0; d < RESOURCE_NAMES.length; d++) out[at + d] = r[RESOURCE_NAMES[d]];
-  if (r.custom) for (let d = RESOURCE_NAMES.length; d < dims.length; d++) out[at + d] = r.custom[dims[d]] ?? 0;
+  for (let d = 0; d < RESOURCE_NAMES.length; d++) out[at + d] = orZero(r[RESOURCE_NAMES[d]]);
+  if (r.custom) for (let d = RESOURCE_NAMES.length; d < dims.length; d++) out[at + d] = orZero(r.custom[dims[d]]);
+}
+
+// Inputs are validated upstream; a stray NaN or missing value still must not poison the sorted order.
+function orZero(n: number | undefined): number {
+  return n === undefined || Number.isNaN(n) ? 0 : n;
 }
 
 function weightedSum(v: Float64Array, at: number, weight: Float64Array, D: number): number {
@@ -539,9 +553,14 @@ function rowKey(v: Float64Array, at: number, D: number): string {
   return key;
 }
 
-// Rough scalar size used only to pick the "largest" worker in a reason: GPUs dominate, then memory, then cores.
-function magnitude(r: Resources): number {
-  return r.gpus * 1e6 + r.memoryMb + r.cpu * 1024;
+/** How much of a request a capacity covers, summed over the requested dimensions (each at most 1). */
+function coverage(request: Resources, capacity: Resources): number {
+  let sum = 0;
+  for (const n of RESOURCE_NAMES) if (request[n] > 0) sum += Math.min(1, capacity[n] / request[n]);
+  for (const [k, v] of Object.entries(request.custom ?? {})) {
+    if (v > 0) sum += Math.min(1, (capacity.custom?.[k] ?? 0) / v);
+  }
+  return sum;
 }
 
 function compareStrings(a: string, b: string): number {

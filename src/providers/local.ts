@@ -1,13 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatResources } from '../core/resources.js';
 import type { WorkerType } from '../core/worker-types.js';
 
-/** The compiled CLI entry point that local worker processes run. */
-export const CLI_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
+/** The compiled CLI that local worker processes run (from dist/, also when this module runs from src/ in tests). */
+export const CLI_PATH = (() => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const sibling = join(here, '..', 'cli.js');
+  return existsSync(sibling) ? sibling : join(here, '..', '..', 'dist', 'src', 'cli.js');
+})();
 
 export interface LocalWorkerOptions {
   id: string;

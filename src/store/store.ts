@@ -149,6 +149,7 @@ export type Change =
   | { kind: 'taskHistory'; row: TaskHistoryRecord };
 
 export interface TaskFilter {
+  /** Any of these states; an empty list matches nothing. */
   states?: TaskState[];
   runId?: string;
   /** Newest first when a limit is given; otherwise in submission order (seq). */
@@ -159,20 +160,28 @@ export interface Store {
   /** Creates or upgrades the schema (versioned migrations); safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;
-  /** Applies all changes in one transaction, in order; all or nothing. */
+  /**
+   * Applies all changes in one transaction, in order; all or nothing. An update (run, task, attempt,
+   * worker) naming an id that does not exist fails the whole write; a patch only sets the fields it names.
+   */
   write(changes: readonly Change[]): Promise<void>;
 
   getRun(id: string): Promise<RunRecord | undefined>;
+  /** Newest first (createdAt). */
   listRuns(limit?: number): Promise<RunRecord[]>;
   getTask(id: string): Promise<TaskRecord | undefined>;
   listTasks(filter?: TaskFilter): Promise<TaskRecord[]>;
   /** Highest task seq stored (0 when empty), so a restarted coordinator keeps FIFO order. */
   maxTaskSeq(): Promise<number>;
   getAttempt(id: string): Promise<AttemptRecord | undefined>;
+  /** Oldest first (assignedAt). */
   listAttempts(taskId: string): Promise<AttemptRecord[]>;
+  /** In registration order. */
   listWorkers(): Promise<WorkerRecord[]>;
+  /** Oldest first; `sinceAt` is inclusive. */
   listUsageSamples(workerId: string, sinceAt?: number): Promise<UsageSampleRecord[]>;
   /** Newest first. */
   listScalingDecisions(limit?: number): Promise<ScalingDecisionRecord[]>;
+  /** Newest first (finishedAt), so a limit keeps the most recent experience. */
   listTaskHistory(filter?: { modelType?: string; name?: string; limit?: number }): Promise<TaskHistoryRecord[]>;
 }

@@ -4,7 +4,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Document, type YAMLError
 import { z } from 'zod';
 import { ResourcesSchema, TaskSpecSchema, type SubmitBody, type TaskSpec } from '../schema/task.js';
 
-// Suite files (DESIGN.md section 4): YAML or JSON, `defaults` merged under every task, `matrix:` expanded,
+// Suite files (DESIGN.md section 4): JSON for a `.json` file, YAML otherwise (`.yaml`, `.yml`); `defaults` merged under every task, `matrix:` expanded,
 // then every task validated as an API TaskSpec. Errors name the file (and line), the task and the field.
 //
 // Matrix naming rule: a task whose `name` contains no `${{ matrix.* }}` placeholder gets one suffix per
@@ -93,8 +93,8 @@ const SuiteFileSchema = z.strictObject({
   tasks: z.array(z.unknown()).min(1, 'a suite needs at least one task').max(MAX_TASKS),
 });
 
-// Only validates; the raw defaults are merged, because the parsed ones would carry TaskSpec defaults
-// (kind, priority...) that must not override what a task leaves unset... or be mistaken for a task's own.
+// Only validates: the raw defaults are what gets merged, because parsing fills in TaskSpec defaults
+// (kind, priority...) that would then override a value the suite never set.
 const DefaultsSchema = TaskSpecSchema.omit({ name: true, command: true, dependsOn: true }).partial();
 
 const MatrixSchema = z
@@ -318,11 +318,11 @@ function readSource(text: string, file: string): Source {
     data = doc.toJS();
   }
 
-  const jsonLinesUsable = !isJson || doc.errors.length === 0;
+  const linesUsable = !isJson || doc.errors.length === 0;
   return {
     data,
     lineOf(path) {
-      if (!jsonLinesUsable) return undefined;
+      if (!linesUsable) return undefined;
       for (let n = path.length; n >= 0; n--) {
         const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
         if (node && typeof node === 'object' && node.range) return lineCounter.linePos(node.range[0]).line;

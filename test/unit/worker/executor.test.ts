@@ -130,6 +130,21 @@ describe('runTask', () => {
     await waitFor('the grandchild to die', () => isGone(grandchild));
   });
 
+  it('does not leave processes behind when the leader exits on its own', async () => {
+    const script = `
+      const { spawn } = require('node:child_process');
+      const g = spawn(process.execPath, ['-e', 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+      console.log('GRANDCHILD ' + g.pid);
+      setTimeout(() => process.exit(0), 300);
+    `;
+    const r = await runTask(assignment(node(script)), fast).result;
+    expect(r.status).toBe('succeeded');
+    const grandchild = Number(/GRANDCHILD (\d+)/.exec(r.stdoutTail)?.[1]);
+    expect(grandchild).toBeGreaterThan(0);
+    // It ignores SIGTERM, so this is the SIGKILL that follows the grace.
+    await waitFor('the leftover grandchild to die', () => isGone(grandchild));
+  });
+
   it('reports the peak memory of the tree', async () => {
     const script = 'const b = Buffer.alloc(200 * 1024 * 1024, 1); setTimeout(() => console.log(b.length), 1500)';
     const r = await runTask(assignment(node(script)), fast).result;

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import {
+  dollarNumbers,
+  insertStatements,
+  planWrite,
+  questionMarks,
+  reads,
+  RUNS,
+  TASKS,
+  updateStatement,
+  upsertStatement,
+  WORKERS,
+} from '../../src/store/mapping.js';
+import { MIGRATIONS, pendingMigrations } from '../../src/store/schema.js';
+import { fullTask, run, task, worker } from './contract.js';
+
+describe('mapping', () => {
+  it('renders both placeholder styles', () => {
+    const q = reads.listTasks({ states: ['pending', 'running'], runId: 'r1', limit: 5 }, dollarNumbers);
+    expect(q.sql).toBe(
+      `SELECT ${TASKS.columnList()} FROM tasks WHERE state IN ($1, $2) AND run_id = $3 ORDER BY seq DESC LIMIT $4`,
+    );
+    expect(q.values).toStrictEqual(['pending', 'running', 'r1', 5]);
+    expect(q.types).toStrictEqual(['text', 'text', 'text', 'bigint']);
+    expect(reads.getRun('x', questionMarks).sql).toBe(`SELECT ${RUNS.columnList()} FROM runs WHERE id = ? ORDER BY id`);
+  });
+
+  it('updates only the patched columns, expanding a resource vector', () => {
+    const s = updateStatement(TASKS, 't1', { state: 'running', resources: { cpu: 0.5, memoryMb: 64, gpus: 0, gpuMemoryMb: 0 } }, dollarNumbers);
+    expect(s?.sql).toBe(
+      'UPDATE tasks SET state = $1, cpu = $2, memory_mb = $3, gpus = $4, gpu_memory_mb = $5, custom_resources = $6 WHERE id = $7',
+    );
+    expect(s?.values).toStrictEqual(['running', 0.5, 64, 0, 0, null, 't1']);
+    expect(updateStatement(TASKS, 't1', { state: undefined }, dollarNumbers)).toBeNull();
+    expect(() => updateStatement(TASKS, 't1', { seq: 3 }, dollarNumbers)).toThrow(/cannot be updated/);
+    expect(() => updateStatement(TASKS, 't1', { bogus: 1 }, dollarNumbers)).toThrow(/unknown field/);
+  });
+
+  it('builds an upsert that replaces every non-key column', () => {
+    const s = upsertStatement(WORKERS, worker(), dollarNumbers);
+    expect(s.sql).toMatch(/^INSERT INTO workers \(id, type, .*\) VALUES \(\$1, \$2, .*\$12\) ON CONFLICT \(id\) DO UPDATE SET type = excluded\.type, /);
+    expect(s.sql).not.toMatch(/SET id = /);
+    expect(s.values).toHaveLength(WORKERS.columns.length);
+  });
+
+  it('splits multi-row inserts under the parameter budget and numbers parameters per statement', () => {
+    const rows = Array.from({ length: 10 }, (_, i) => TASKS.encode(task({ id: `t${i}` })));
+    const statements = insertStatements(TASKS, rows, dollarNumbers, TASKS.columns.length * 4);
+    expect(statements.map((s) => s.values.length / TASKS.columns.length)).toStrictEqual([4, 4, 2]);
+    expect(statements[1].sql).toContain(`($1, $2,`);
+    expect(statements[1].sql).toContain(`$${TASKS.columns.length * 4})`);
+  });
+
+  it('merges consecutive inserts of one table into one step, keeping change order', () => {
+    const steps = planWrite(
+      [
+        { kind: 'runInsert', run: run() },
+        { kind: 'taskInsert', task: task({ id: 'a' }) },
+        { kind: 'taskInsert', task: task({ id: 'b' }) },
+        { kind: 'taskUpdate', id: 'a', patch: { state: 'assigned' } },
+        { kind: 'taskInsert', task: task({ id: 'c' }) },
+      ],
+      questionMarks,
+    );
+    expect(steps.map((s) => (s.op === 'insert' ? `insert ${s.mapping.table} ${s.rows.length}` : s.op))).toStrictEqual([
+      'insert runs 1',
+      'insert tasks 2',
+      'update',
+      'insert tasks 1',
+    ]);
+  });
+
+  it('decodes driver values: BIGINT as bigint or string, JSON text, nulls', () => {
+    const t = fullTask();
+    const row = Object.fromEntries(
+      TASKS.columns.map((c, i) => {
+        const v = TASKS.encode(t)[i];
+        // pg returns BIGINT as a string, DuckDB as a bigint.
+        return [c.name, c.type === 'bigint' && v !== null ? (i % 2 ? String(v) : BigInt(v as number)) : v];
+      }),
+    );
+    expect(TASKS.decode(row)).toStrictEqual(t);
+  });
+});
+
+describe('migrations', () => {
+  it('have unique, increasing versions', () => {
+    const versions = MIGRATIONS.map((m) => m.version);
+    expect(versions).toStrictEqual([...versions].sort((a, b) => a - b));
+    expect(new Set(versions).size).toBe(versions.length);
+    expect(versions[0]).toBe(1);
+  });
+
+  it('lists only the ones not applied yet', () => {
+    expect(pendingMigrations([])).toStrictEqual(MIGRATIONS);
+    expect(pendingMigrations(MIGRATIONS.map((m) => m.version))).toStrictEqual([]);
+  });
+});
