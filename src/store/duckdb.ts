@@ -52,7 +52,10 @@ const DUCKDB_TYPES: Record<ColumnType, DuckDBType> = {
   boolean: BOOLEAN,
 };
 
-/** From this many rows of one table in a row, the appender wins (1,000 tasks: ~40 ms vs ~400 ms prepared). */
+/**
+ * From this many consecutive rows of one table, use the appender. Measured for 1,000 tasks in one
+ * transaction: appender ~25-45 ms, multi-row VALUES ~300 ms, single-row INSERTs ~1.8 s.
+ */
 const APPENDER_MIN_ROWS = 16;
 
 export interface AppliedMigration {
