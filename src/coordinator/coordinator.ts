@@ -421,6 +421,7 @@ export class Coordinator {
     this.lastPlacementMs = performance.now() - started;
     this.pendingReasons.clear();
     for (const p of reply.pending) this.pendingReasons.set(p.taskId, p.reason);
+    this.bus.emit('placement', { durationMs: this.lastPlacementMs, assigned: reply.assignments.length, pending: reply.pending.length, at: this.now() });
     if (reply.assignments.length === 0) return;
 
     const now = this.now();

@@ -8,6 +8,8 @@ export interface DrmEvents {
   task: { taskId: string; runId: string; name: string; state: TaskState; workerId: string | null; attemptId: string | null; reason: string | null; at: number };
   worker: { workerId: string; type: string; state: WorkerState; at: number };
   run: { runId: string; state: RunState; at: number };
+  /** One scheduling cycle: how long placement took and what it did. */
+  placement: { durationMs: number; assigned: number; pending: number; at: number };
 }
 export type DrmEventName = keyof DrmEvents;
 
