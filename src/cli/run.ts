@@ -44,12 +44,18 @@ export async function runSuite(suitePath: string, opts: RunOptions): Promise<num
   out.write(`drm: starting ${fleet.length} local worker(s): ${summarizeFleet(fleet)}\n`);
 
   const workers: LocalWorker[] = [];
+  let shuttingDown = false;
   const counters = new Map<string, number>();
   for (const type of fleet) {
     const n = (counters.get(type.name) ?? 0) + 1;
     counters.set(type.name, n);
     const id = `local-${type.name}-${n}-${process.pid}`;
-    workers.push(await startLocalWorker({ id, type, coordinatorUrl: server.url, logFile: join(outputDir, 'logs', `${id}.log`), logLevel: opts.logLevel }));
+    const worker = await startLocalWorker({ id, type, coordinatorUrl: server.url, logFile: join(outputDir, 'logs', `${id}.log`), logLevel: opts.logLevel });
+    // A local worker that dies is known dead at once: its tasks need not wait out the reconnect grace.
+    void worker.exited.then((code) => {
+      if (!shuttingDown) void server.coordinator.markWorkerGone(id, `local process exited (${code})`);
+    });
+    workers.push(worker);
   }
 
   let code = 1;
@@ -84,6 +90,7 @@ export async function runSuite(suitePath: string, opts: RunOptions): Promise<num
     out.write(`drm: reports: ${files.join(', ')}\n`);
     code = state === 'succeeded' ? 0 : 1;
   } finally {
+    shuttingDown = true;
     await Promise.all(workers.map((w) => w.stop()));
     await server.close();
     await store.close();

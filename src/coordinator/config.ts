@@ -1,3 +1,4 @@
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../core/retry.js';
 import { BUILTIN_WORKER_TYPES, type WorkerType } from '../core/worker-types.js';
 
 /** The coordinator's tunables, with their defaults in one place. */
@@ -8,8 +9,12 @@ export interface CoordinatorSettings {
   heartbeatTimeoutMs: number;
   /** A worker whose connection closed is lost if it does not come back within this time. */
   reconnectGraceMs: number;
-  /** Retries granted for infrastructure failures (worker lost) even when a task's maxRetries is lower. */
-  infraRetries: number;
+  /** Retries, backoff and jitter of failed attempts (core/retry.ts). */
+  retry: RetryPolicy;
+  /** A worker whose tasks fail this many times in a row for infrastructure reasons is quarantined... */
+  quarantineAfterFailures: number;
+  /** ...for this long; then it gets one trial task at a time until one succeeds. */
+  quarantineMs: number;
   /** Usage samples are buffered and persisted in batches at this interval. */
   usageFlushMs: number;
   workerTypes: WorkerType[];
@@ -25,7 +30,9 @@ export const DEFAULT_SETTINGS: CoordinatorSettings = {
   heartbeatMs: 1000,
   heartbeatTimeoutMs: 5000,
   reconnectGraceMs: 5000,
-  infraRetries: 3,
+  retry: DEFAULT_RETRY_POLICY,
+  quarantineAfterFailures: 3,
+  quarantineMs: 30_000,
   usageFlushMs: 2000,
   workerTypes: [...BUILTIN_WORKER_TYPES],
   infeasible: 'wait',

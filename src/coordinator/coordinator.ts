@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { add, resources, subtract, type Resources } from '../core/resources.js';
 import { placeTasks, type PlacementTask, type PlacementWorker } from '../core/placement.js';
+import { failureCause, retryDelayMs, shouldRetry, type FailureCause } from '../core/retry.js';
 import { findWorkerType } from '../core/worker-types.js';
-import type { CoordinatorMessage, HelloMessage, ResultMessage, Usage } from '../schema/protocol.js';
+import { CloseCode, type CoordinatorMessage, type HelloMessage, type ResultMessage, type Usage } from '../schema/protocol.js';
 import { TERMINAL_TASK_STATES, type SubmitBody, type TaskState } from '../schema/task.js';
 import type { AttemptRecord, Change, RunRecord, Store, TaskRecord, UsageSampleRecord, WorkerRecord } from '../store/store.js';
 import type { CoordinatorSettings } from './config.js';
@@ -36,6 +37,10 @@ interface WorkerSession {
   lastSeenAt: number;
   /** When the connection closed (null while connected). */
   disconnectedAt: number | null;
+  /** Circuit breaker: consecutive infrastructure failures, quarantine end, and trial mode after it. */
+  infraFailures: number;
+  quarantinedUntil: number | null;
+  onTrial: boolean;
 }
 
 interface RunProgress {
@@ -84,6 +89,11 @@ export class Coordinator {
   /** Pending tasks whose dependencies all succeeded. */
   private readonly ready = new Set<string>();
   private readonly pendingReasons = new Map<string, string>();
+  /** Retry backoff: a requeued task is not placed before this time. */
+  private readonly notBefore = new Map<string, number>();
+  /** Workers a task failed on; placement prefers others. */
+  private readonly avoid = new Map<string, string[]>();
+  private wakeTimer: NodeJS.Timeout | null = null;
   private readonly runs = new Map<string, RunProgress>();
   private readonly workers = new Map<string, WorkerSession>();
   private readonly attempts = new Map<string, ActiveAttempt>();
@@ -142,6 +152,7 @@ export class Coordinator {
   async stop(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     await this.serial.idle();
     await this.flushUsage();
     for (const w of this.workers.values()) w.link?.close(1001, 'coordinator shutting down');
@@ -229,7 +240,7 @@ export class Coordinator {
     return this.serial.run(async () => {
       const now = this.now();
       let w = this.workers.get(hello.workerId);
-      if (w?.link && w.link !== link) w.link.close(4009, 'replaced by a newer connection of the same worker');
+      if (w?.link && w.link !== link) w.link.close(CloseCode.replaced, 'replaced by a newer connection of the same worker');
       const record: WorkerRecord = {
         id: hello.workerId,
         type: hello.workerType,
@@ -251,6 +262,9 @@ export class Coordinator {
           usage: null,
           lastSeenAt: now,
           disconnectedAt: null,
+          infraFailures: 0,
+          quarantinedUntil: null,
+          onTrial: false,
         };
         this.workers.set(record.id, w);
       } else {
@@ -299,18 +313,19 @@ export class Coordinator {
   async onResult(workerId: string, result: ResultMessage): Promise<void> {
     return this.serial.run(async () => {
       const w = this.workers.get(workerId);
-      const att = this.attempts.get(result.attemptId);
+      const att = this.attempts.get(result.attemptId) ?? (w ? await this.adoptOrphan(w, result.attemptId) : undefined);
+      const refuse = (reason: string) => {
+        this.log.warn({ workerId, attemptId: result.attemptId }, `result refused: ${reason}`);
+        this.bus.emit('resultRefused', { workerId, attemptId: result.attemptId, reason, at: this.now() });
+      };
       if (!att) {
-        // Already recorded (a re-send after reconnect) -> ack so the worker forgets it; otherwise stale.
         const stored = await this.store.getAttempt(result.attemptId);
-        if (stored && stored.workerId === workerId) w?.link?.send({ type: 'ack', attemptId: result.attemptId });
-        else this.log.warn({ workerId, attemptId: result.attemptId }, 'result for an unknown attempt refused');
-        return;
+        if (!stored || stored.workerId !== workerId) return refuse('unknown attempt');
+        // Ours but no longer current (recorded, lost or superseded): ack so the worker forgets it, apply nothing.
+        w?.link?.send({ type: 'ack', attemptId: result.attemptId });
+        return refuse(`stale attempt (${stored.state})`);
       }
-      if (att.workerId !== workerId) {
-        this.log.warn({ workerId, attemptId: result.attemptId, owner: att.workerId }, "result for another worker's attempt refused");
-        return;
-      }
+      if (att.workerId !== workerId) return refuse(`attempt belongs to worker ${att.workerId}`);
       const now = this.now();
       const tx = new Tx();
       tx.changes.push({
@@ -362,9 +377,11 @@ export class Coordinator {
           stderrTail: result.stderrTail,
           reason: result.reason ?? null,
         };
-        const retry = (result.status === 'failed' || result.status === 'timed_out') && task.attempts <= task.maxRetries;
-        if (retry) this.requeue(tx, task, `attempt ${task.attempts} ${result.status}: ${result.reason ?? 'no reason'}; retrying`);
+        const cause = failureCause(result);
+        const retry = (result.status === 'failed' || result.status === 'timed_out') && shouldRetry(cause, task.attempts, task, this.settings.retry);
+        if (retry) this.requeue(tx, task, `attempt ${task.attempts} ${result.status} (${cause}): ${result.reason ?? 'no reason'}; retrying`, workerId);
         else this.finishTask(tx, task, { state: result.status, ...outcome });
+        if (w) tx.effects.push(() => this.recordWorkerOutcome(w, result.status === 'succeeded' ? 'success' : cause));
       }
       tx.effects.push(() => this.release(att));
       await this.commit(tx);
@@ -400,23 +417,33 @@ export class Coordinator {
   private async scheduleCycle(): Promise<void> {
     if (this.ready.size === 0 || this.closed) return;
     const started = performance.now();
+    const now = this.now();
+    let wakeAt = Infinity;
     const tasks: PlacementTask[] = [];
     for (const id of this.ready) {
       const t = this.tasks.get(id)!;
-      tasks.push({ id, priority: t.priority, seq: t.seq, resources: t.resources });
+      const notBefore = this.notBefore.get(id);
+      if (notBefore !== undefined && notBefore > now) {
+        wakeAt = Math.min(wakeAt, notBefore);
+        continue;
+      }
+      tasks.push({ id, priority: t.priority, seq: t.seq, resources: t.resources, avoidWorkerIds: this.avoid.get(id) });
     }
     const workers: PlacementWorker[] = [];
     for (const w of this.workers.values()) {
       if (!w.link) continue;
+      if (w.quarantinedUntil !== null && w.quarantinedUntil > now) wakeAt = Math.min(wakeAt, w.quarantinedUntil);
       workers.push({
         id: w.record.id,
         type: w.record.type,
         capacity: w.record.resources,
         reserved: w.reserved,
         freeGpuIndices: w.freeGpuIndices,
-        schedulable: w.record.state === 'active',
+        schedulable: this.schedulable(w, now),
       });
     }
+    this.wakeAt(wakeAt);
+    if (tasks.length === 0) return;
     const reply = placeTasks({ tasks, workers });
     this.lastPlacementMs = performance.now() - started;
     this.pendingReasons.clear();
@@ -424,7 +451,6 @@ export class Coordinator {
     this.bus.emit('placement', { durationMs: this.lastPlacementMs, assigned: reply.assignments.length, pending: reply.pending.length, at: this.now() });
     if (reply.assignments.length === 0) return;
 
-    const now = this.now();
     const tx = new Tx();
     const sends: Array<{ w: WorkerSession; msg: CoordinatorMessage }> = [];
     for (const a of reply.assignments) {
@@ -455,6 +481,7 @@ export class Coordinator {
       tx.effects.push(() => {
         Object.assign(task, patch);
         this.ready.delete(task.id);
+        this.notBefore.delete(task.id);
         this.reserve(w, active);
         this.emitTask(task);
       });
@@ -474,54 +501,122 @@ export class Coordinator {
     this.log.debug({ assigned: sends.length, pending: reply.pending.length, placementMs: this.lastPlacementMs }, 'placement cycle');
   }
 
+  /** Active, not quarantined, and on trial only while it runs nothing. */
+  private schedulable(w: WorkerSession, now: number): boolean {
+    if (w.record.state !== 'active') return false;
+    if (w.quarantinedUntil !== null && w.quarantinedUntil > now) return false;
+    return !w.onTrial || w.attempts.size === 0;
+  }
+
+  /** Makes sure a cycle runs at `at` (the earliest retry backoff or quarantine end). */
+  private wakeAt(at: number): void {
+    if (!Number.isFinite(at)) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.trigger();
+    }, Math.max(0, at - this.now()) + 5);
+    this.wakeTimer.unref();
+  }
+
+  /** The circuit breaker: repeated infrastructure failures quarantine a worker; a success closes it. */
+  private recordWorkerOutcome(w: WorkerSession, outcome: 'success' | FailureCause): void {
+    if (outcome === 'success') {
+      w.infraFailures = 0;
+      w.onTrial = false;
+      w.quarantinedUntil = null;
+      return;
+    }
+    if (outcome !== 'infrastructure') return;
+    w.infraFailures++;
+    if (w.onTrial || w.infraFailures >= this.settings.quarantineAfterFailures) {
+      w.quarantinedUntil = this.now() + this.settings.quarantineMs;
+      w.onTrial = true;
+      this.log.warn({ workerId: w.record.id, failures: w.infraFailures, untilMs: this.settings.quarantineMs }, 'worker quarantined after repeated infrastructure failures');
+    }
+  }
+
   // ---------------------------------------------------------------- failure detection
 
   private async detectFailures(): Promise<void> {
     if (this.closed) return;
     const now = this.now();
-    const lost: WorkerSession[] = [];
-    for (const w of this.workers.values()) {
-      if (w.record.state === 'lost' || w.record.state === 'terminated') continue;
-      if (w.link === null && w.disconnectedAt !== null && now - w.disconnectedAt >= this.settings.reconnectGraceMs) lost.push(w);
-      else if (w.link !== null && now - w.lastSeenAt >= this.settings.heartbeatTimeoutMs) lost.push(w);
-    }
-    const expiredOrphans = [...this.orphans].filter(([, o]) => now >= o.deadline);
-    if (lost.length === 0 && expiredOrphans.length === 0) return;
+    const due = (w: WorkerSession) =>
+      (w.link === null && w.disconnectedAt !== null && now - w.disconnectedAt >= this.settings.reconnectGraceMs) ||
+      (w.link !== null && now - w.lastSeenAt >= this.settings.heartbeatTimeoutMs);
+    const anyOrphanDue = [...this.orphans.values()].some((o) => now >= o.deadline);
+    if (!anyOrphanDue && ![...this.workers.values()].some(due)) return;
+    // Re-checked inside the section: a worker may have come back while earlier sections ran.
     await this.serial.run(async () => {
       const tx = new Tx();
-      for (const w of lost) {
+      for (const w of [...this.workers.values()].filter(due)) {
         const reason = w.link ? `worker ${w.record.id} lost: no heartbeat for ${now - w.lastSeenAt} ms` : `worker ${w.record.id} lost: did not reconnect within ${this.settings.reconnectGraceMs} ms`;
-        tx.changes.push({ kind: 'workerUpdate', id: w.record.id, patch: { state: 'lost', lastSeenAt: w.lastSeenAt } });
-        for (const att of w.attempts.values()) this.loseAttempt(tx, att.id, att.taskId, reason, att);
-        tx.effects.push(() => {
-          w.link?.close(4008, 'heartbeat timeout');
-          w.link = null;
-          w.record = { ...w.record, state: 'lost' };
-          this.workers.delete(w.record.id);
-          this.bus.emit('worker', { workerId: w.record.id, type: w.record.type, state: 'lost', at: now });
-        });
-        this.log.warn({ workerId: w.record.id, attempts: w.attempts.size }, reason);
+        this.loseWorker(tx, w, reason);
       }
-      for (const [attemptId, o] of expiredOrphans) {
-        if (!this.orphans.has(attemptId)) continue;
-        this.loseAttempt(tx, attemptId, o.taskId, 'worker did not come back after a coordinator restart', undefined);
+      for (const [attemptId, o] of this.orphans) {
+        if (now >= o.deadline) this.loseAttempt(tx, attemptId, o.taskId, 'its worker did not report it after reconnecting', undefined);
       }
       await this.commit(tx);
     });
     this.trigger();
   }
 
+  /**
+   * A provider saw the worker's process or machine go away (a local process exited, a pod was
+   * deleted): no need to wait out the reconnect grace.
+   */
+  async markWorkerGone(workerId: string, reason: string): Promise<void> {
+    await this.serial.run(async () => {
+      const w = this.workers.get(workerId);
+      if (!w) return;
+      const tx = new Tx();
+      this.loseWorker(tx, w, `worker ${workerId} lost: ${reason}`);
+      await this.commit(tx);
+    });
+    this.trigger();
+  }
+
+  private loseWorker(tx: Tx, w: WorkerSession, reason: string): void {
+    const now = this.now();
+    tx.changes.push({ kind: 'workerUpdate', id: w.record.id, patch: { state: 'lost', lastSeenAt: w.lastSeenAt } });
+    for (const att of w.attempts.values()) this.loseAttempt(tx, att.id, att.taskId, reason, att);
+    tx.effects.push(() => {
+      w.link?.close(CloseCode.lost, 'declared lost: reconnect to register again');
+      w.link = null;
+      w.record = { ...w.record, state: 'lost' };
+      this.workers.delete(w.record.id);
+      this.bus.emit('worker', { workerId: w.record.id, type: w.record.type, state: 'lost', at: now });
+    });
+    this.log.warn({ workerId: w.record.id, attempts: w.attempts.size }, reason);
+  }
+
   private loseAttempt(tx: Tx, attemptId: string, taskId: string, reason: string, att: ActiveAttempt | undefined): void {
     tx.changes.push({ kind: 'attemptUpdate', id: attemptId, patch: { state: 'lost', finishedAt: this.now(), reason } });
     const task = this.tasks.get(taskId);
     if (task && task.currentAttemptId === attemptId) {
-      if (task.attempts <= Math.max(task.maxRetries, this.settings.infraRetries)) this.requeue(tx, task, reason);
+      if (shouldRetry('infrastructure', task.attempts, task, this.settings.retry)) this.requeue(tx, task, reason, att?.workerId ?? task.workerId);
       else this.finishTask(tx, task, { state: 'failed', finishedAt: this.now(), reason: `${reason} (after ${task.attempts} attempts)` });
     }
     tx.effects.push(() => {
       this.orphans.delete(attemptId);
       if (att) this.release(att);
     });
+  }
+
+  /**
+   * After a coordinator restart, a worker may report the result of an attempt that finished while no
+   * coordinator was up: adopt it so that the result is applied (instead of running the task again).
+   */
+  private async adoptOrphan(w: WorkerSession, attemptId: string): Promise<ActiveAttempt | undefined> {
+    const orphan = this.orphans.get(attemptId);
+    const task = orphan && this.tasks.get(orphan.taskId);
+    if (!orphan || !task || task.currentAttemptId !== attemptId) return undefined;
+    const stored = await this.store.getAttempt(attemptId);
+    if (!stored || stored.workerId !== w.record.id) return undefined;
+    const active: ActiveAttempt = { id: attemptId, taskId: task.id, workerId: w.record.id, resources: task.resources, gpuIndices: stored.gpuIndices };
+    this.orphans.delete(attemptId);
+    this.reserve(w, active);
+    return active;
   }
 
   /** After a hello: adopt attempts the worker still runs, cancel ones it must not, and check the rest. */
@@ -570,6 +665,8 @@ export class Coordinator {
       this.tasks.delete(task.id);
       this.ready.delete(task.id);
       this.pendingReasons.delete(task.id);
+      this.notBefore.delete(task.id);
+      this.avoid.delete(task.id);
       this.doneStates.set(task.id, patch.state);
       this.emitTask(task);
     });
@@ -585,11 +682,15 @@ export class Coordinator {
     }
   }
 
-  private requeue(tx: Tx, task: TaskRecord, reason: string): void {
+  /** Back to pending after a failed or lost attempt: after a backoff, and preferably not on the same worker. */
+  private requeue(tx: Tx, task: TaskRecord, reason: string, failedOn: string | null): void {
     const patch = { state: 'pending' as const, currentAttemptId: null, workerId: null, workerType: null, reason };
+    const notBefore = this.now() + retryDelayMs(task.attempts, Math.random, this.settings.retry);
     tx.changes.push({ kind: 'taskUpdate', id: task.id, patch });
     tx.effects.push(() => {
       Object.assign(task, patch);
+      this.notBefore.set(task.id, notBefore);
+      if (failedOn) this.avoid.set(task.id, [...(this.avoid.get(task.id) ?? []), failedOn]);
       this.ready.add(task.id);
       this.emitTask(task);
     });

@@ -8,8 +8,12 @@ export interface DrmEvents {
   task: { taskId: string; runId: string; name: string; state: TaskState; workerId: string | null; attemptId: string | null; reason: string | null; at: number };
   worker: { workerId: string; type: string; state: WorkerState; at: number };
   run: { runId: string; state: RunState; at: number };
+  /** A result that was not applied: stale (its attempt is no longer current) or not this worker's. */
+  resultRefused: { workerId: string; attemptId: string; reason: string; at: number };
   /** One scheduling cycle: how long placement took and what it did. */
   placement: { durationMs: number; assigned: number; pending: number; at: number };
+  /** A scaling decision, executed or not (workerType is null for a fleet-wide `maintain`). */
+  scaling: { action: 'scale_up' | 'scale_down' | 'maintain'; workerType: string | null; count: number; reason: string; at: number };
 }
 export type DrmEventName = keyof DrmEvents;
 

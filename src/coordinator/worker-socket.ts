@@ -3,15 +3,12 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { WorkerMessageSchema, type CoordinatorMessage } from '../schema/protocol.js';
+import { CloseCode, WorkerMessageSchema, type CoordinatorMessage } from '../schema/protocol.js';
 import { bearer, tokenMatches } from './auth.js';
 import type { Coordinator, WorkerLink } from './coordinator.js';
 import { zodMessage } from './errors.js';
 
 export const WORKER_PATH = '/api/v1/worker';
-
-/** Close codes the coordinator uses; the worker agent reacts to 4001 by giving up. */
-export const CloseCode = { unauthorized: 4001, badMessage: 4002, replaced: 4009, heartbeatTimeout: 4008 } as const;
 
 export interface WorkerSocketOptions {
   workerToken?: string;

@@ -3,6 +3,9 @@ import { ATTEMPT_STATUSES, ResourcesSchema, TaskKindSchema } from './task.js';
 
 // The worker protocol (DESIGN.md section 6): JSON text frames on /api/v1/worker, each {type, ...}.
 
+/** WebSocket close codes the coordinator uses; a worker gives up on 4001 and reconnects on the others. */
+export const CloseCode = { unauthorized: 4001, badMessage: 4002, lost: 4008, replaced: 4009 } as const;
+
 const Id = z.string().min(1).max(200);
 const Labels = z.record(z.string().min(1).max(128), z.string().max(256));
 

@@ -5,7 +5,7 @@ import pino, { type Logger } from 'pino';
 import WebSocket, { type RawData } from 'ws';
 import { z } from 'zod';
 import type { Resources } from '../core/resources.js';
-import { CoordinatorMessageSchema, WorkerMessageSchema, type CoordinatorMessage } from '../schema/protocol.js';
+import { CloseCode, CoordinatorMessageSchema, WorkerMessageSchema, type CoordinatorMessage } from '../schema/protocol.js';
 import { detectResources } from './detect.js';
 import { runTask, type ExecutorOptions, type ResultFields, type TaskHandle } from './executor.js';
 
@@ -13,7 +13,6 @@ import { runTask, type ExecutorOptions, type ResultFields, type TaskHandle } fro
 // through the executor, results kept until acked and re-sent after every reconnect.
 
 export const WORKER_PATH = '/api/v1/worker';
-export const CLOSE_UNAUTHORIZED = 4001;
 
 export const AGENT_DEFAULTS = {
   reconnect: { initialMs: 200, maxMs: 5000 },
@@ -197,7 +196,7 @@ class Agent extends EventEmitter<WorkerAgentEvents> implements WorkerAgent {
         return;
       }
       this.emit('disconnected', { url, code, reason });
-      if (code === CLOSE_UNAUTHORIZED) {
+      if (code === CloseCode.unauthorized) {
         this.fatal(new UnauthorizedError(`coordinator ${url} closed the session as unauthorized: ${reason || 'no reason given'}`));
         return;
       }

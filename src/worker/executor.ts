@@ -83,8 +83,11 @@ class Tail {
 }
 
 /** The task's environment: the worker's, the task's, and CUDA_VISIBLE_DEVICES naming exactly the GPUs given. */
-export function taskEnv(base: NodeJS.ProcessEnv, task: AssignedTask, gpuIndices: number[]): NodeJS.ProcessEnv {
+export function taskEnv(base: NodeJS.ProcessEnv, task: AssignedTask, gpuIndices: number[], attemptId: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, ...task.env };
+  // A task may name its outputs after its attempt (results of a retry must not clobber the first try).
+  env.DRM_TASK_ID = task.taskId;
+  env.DRM_ATTEMPT_ID = attemptId;
   // An empty list hides every GPU from CUDA; leaving the variable unset would expose all of them.
   env.CUDA_VISIBLE_DEVICES = gpuIndices.join(',');
   return env;
@@ -167,7 +170,7 @@ export function runTask(assignment: TaskAssignment, opts: ExecutorOptions = {}):
   try {
     child = spawn(task.command[0], task.command.slice(1), {
       cwd,
-      env: taskEnv(opts.baseEnv ?? process.env, task, gpuIndices),
+      env: taskEnv(opts.baseEnv ?? process.env, task, gpuIndices, assignment.attemptId),
       // Leads its own process group, so a timeout or cancel can kill everything it started.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -43,9 +43,9 @@ export class TestCluster {
   }
 
   /** Starts a worker process of a built-in (or given) type and waits until it has joined. */
-  async addWorker(type: string | WorkerType, id = `w-${typeof type === 'string' ? type : type.name}-${this.workers.length + 1}`): Promise<LocalWorker> {
+  async addWorker(type: string | WorkerType, id = `w-${typeof type === 'string' ? type : type.name}-${this.workers.length + 1}`, coordinatorUrl = this.url): Promise<LocalWorker> {
     const wt = typeof type === 'string' ? findWorkerType(BUILTIN_WORKER_TYPES, type)! : type;
-    const worker = await startLocalWorker({ id, type: wt, coordinatorUrl: this.url, token: this.token, logFile: join(this.dir, `${id}.log`), logLevel: 'debug' });
+    const worker = await startLocalWorker({ id, type: wt, coordinatorUrl, token: this.token, logFile: join(this.dir, `${id}.log`), logLevel: 'debug' });
     this.workers.push(worker);
     await waitFor(`worker ${id} to join`, () => this.server.coordinator.workerViews().some((w) => w.id === id && w.state === 'active'));
     return worker;
@@ -74,6 +74,15 @@ export class TestCluster {
     await this.store.close();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+export const MARKER_TASK = join(import.meta.dirname, '..', 'fixtures', 'marker-task.js');
+
+/** Runs of a marker task (test/fixtures/marker-task.js) found in `dir`: attempt ids that started and finished. */
+export async function markerRuns(dir: string, taskId: string): Promise<{ started: string[]; done: string[] }> {
+  const files = (await readdir(dir)).filter((f) => f.startsWith(taskId + '.'));
+  const attempt = (f: string) => f.slice(taskId.length + 1).replace(/\.(start|done)$/, '');
+  return { started: files.filter((f) => f.endsWith('.start')).map(attempt), done: files.filter((f) => f.endsWith('.done')).map(attempt) };
 }
 
 /** A node one-liner as a task command. */
