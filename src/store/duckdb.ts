@@ -13,6 +13,7 @@ import {
   type DuckDBType,
 } from '@duckdb/node-api';
 import {
+  dollarNumbers,
   insertStatements,
   planWrite,
   questionMarks,
@@ -26,10 +27,23 @@ import {
   type TableMapping,
   type WriteStep,
 } from './mapping.js';
+import {
+  acquireLeaseStatement,
+  checkFence,
+  fenceQuery,
+  getLeaseQuery,
+  leaseClock,
+  releaseLeaseStatement,
+  renewLeaseStatement,
+  type LeaseClock,
+} from './lease.js';
 import { pendingMigrations, SCHEMA_MIGRATIONS_DDL } from './schema.js';
 import type {
   AttemptRecord,
   Change,
+  Fence,
+  LeaseAcquisition,
+  LeaseRecord,
   RunRecord,
   ScalingDecisionRecord,
   Store,
@@ -51,6 +65,12 @@ const DUCKDB_TYPES: Record<ColumnType, DuckDBType> = {
   double: DOUBLE,
   boolean: BOOLEAN,
 };
+
+/**
+ * Lease statements use numbered parameters: DuckDB numbers `?` in the order it transforms clauses, not
+ * in text order, and for UPDATE ... SET ... FROM it took the FROM clause's parameter first.
+ */
+const LEASE_PLACEHOLDER = dollarNumbers;
 
 /**
  * From this many consecutive rows of one table, use the appender. Measured for 1,000 tasks in one
@@ -140,16 +160,49 @@ export class DuckDbStore implements Store {
     return this.closing;
   }
 
-  async write(changes: readonly Change[]): Promise<void> {
+  async write(changes: readonly Change[], fence?: Fence): Promise<void> {
     // Encoding (and its validation) happens now, so a bad record fails before the queue and a caller
     // mutating its objects after the call cannot change what gets stored.
     const steps = planWrite(changes, questionMarks);
     await this.serial(async () => {
-      if (steps.length === 0) return;
+      if (steps.length === 0 && !fence) return;
+      // One connection and every call queued: nothing can take the lease between this check and the commit.
       await this.transaction(async () => {
+        if (fence) {
+          // The clock is read here, when the write runs, not when it was queued.
+          const check = fenceQuery(fence, leaseClock(fence.now, localClock), false, LEASE_PLACEHOLDER);
+          checkFence(fence, (await this.rows(check)).map(check.decode)[0]);
+        }
         for (const step of steps) await this.apply(step);
       });
     });
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number, now?: number): Promise<LeaseAcquisition> {
+    return this.serial(async () => {
+      const statement = acquireLeaseStatement(name, holder, ttlMs, leaseClock(now, localClock), LEASE_PLACEHOLDER);
+      const taken = (await this.rows(statement)).map(statement.decode)[0];
+      if (taken) return { acquired: true, holder, epoch: taken.epoch, expiresAt: taken.expiresAt ?? 0 };
+      // Not taken means the row exists and another holder's lease is live; the queue keeps it so.
+      const read = getLeaseQuery(name, LEASE_PLACEHOLDER);
+      const current = (await this.rows(read)).map(read.decode)[0];
+      return { acquired: false, holder: current.holder, epoch: current.epoch, expiresAt: current.expiresAt ?? 0 };
+    });
+  }
+
+  renewLease(name: string, holder: string, epoch: number, ttlMs: number, now?: number): Promise<boolean> {
+    return this.serial(async () => {
+      const statement = renewLeaseStatement(name, holder, epoch, ttlMs, leaseClock(now, localClock), LEASE_PLACEHOLDER);
+      return (await this.rows(statement)).length > 0;
+    });
+  }
+
+  releaseLease(name: string, holder: string, epoch: number): Promise<boolean> {
+    return this.serial(async () => (await this.rows(releaseLeaseStatement(name, holder, epoch, LEASE_PLACEHOLDER))).length > 0);
+  }
+
+  getLease(name: string): Promise<LeaseRecord | undefined> {
+    return this.first(getLeaseQuery(name, LEASE_PLACEHOLDER));
   }
 
   getRun(id: string): Promise<RunRecord | undefined> {
@@ -319,6 +372,11 @@ export class DuckDbStore implements Store {
   private async first<T>(query: Query<T>): Promise<T | undefined> {
     return (await this.all(query))[0];
   }
+}
+
+/** One process owns a DuckDB file, so its own clock is the only one. */
+function localClock(): LeaseClock {
+  return { at: Date.now() };
 }
 
 function appendValue(appender: DuckDBAppender, value: SqlValue, type: ColumnType): void {

@@ -59,7 +59,8 @@ export function toNumber(value: unknown): number {
 function checkValue(value: unknown, type: ColumnType, where: string): SqlValue {
   switch (type) {
     case 'text':
-      if (typeof value === 'string') return value;
+      // PostgreSQL text cannot hold NUL (a task's output tail may); both backends store U+FFFD instead so they agree.
+      if (typeof value === 'string') return value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
       break;
     case 'boolean':
       if (typeof value === 'boolean') return value;

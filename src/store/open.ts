@@ -1,4 +1,5 @@
 import { DuckDbStore } from './duckdb.js';
+import { PostgresStore } from './postgres.js';
 import type { Store } from './store.js';
 
 /** Where `drm run` and `drm coordinator` keep their database when given none. */
@@ -8,13 +9,11 @@ const POSTGRES_URL = /^postgres(?:ql)?:\/\//i;
 
 /**
  * Opens the store a `--db` value names and brings its schema up to date: a file path (or ':memory:')
- * is a DuckDB database; a postgres:// or postgresql:// URL names a PostgreSQL server.
+ * is a DuckDB database; a postgres:// or postgresql:// URL names a PostgreSQL server (its tables in the
+ * URL's search_path schema, `public` by default). Coordinators sharing that URL share the database.
  */
 export async function openStore(spec: string): Promise<Store> {
-  if (POSTGRES_URL.test(spec)) {
-    throw new Error('PostgreSQL store is not available yet: use a DuckDB file path for --db');
-  }
-  const store = await DuckDbStore.open(spec);
+  const store: Store = POSTGRES_URL.test(spec) ? await PostgresStore.open(spec) : await DuckDbStore.open(spec);
   try {
     await store.migrate();
   } catch (error) {

@@ -156,6 +156,49 @@ export interface TaskFilter {
   limit?: number;
 }
 
+/** A row of leader_lease. `holder` and `expiresAt` are null once released; `epoch` survives release. */
+export interface LeaseRecord {
+  name: string;
+  holder: string | null;
+  epoch: number;
+  expiresAt: number | null;
+}
+
+/** What acquireLease found: whether the caller holds the lease now, and who holds it at which epoch. */
+export interface LeaseAcquisition {
+  acquired: boolean;
+  /** The caller when acquired; otherwise the current holder (null only if it was released meanwhile). */
+  holder: string | null;
+  epoch: number;
+  /** When the lease lapses unless renewed (0 when released meanwhile). */
+  expiresAt: number;
+}
+
+/**
+ * The lease a write is conditional on: the write commits only while `holder` holds lease `name` at
+ * `epoch`, unexpired. `now` (epoch ms) replaces the store's clock, like acquireLease's `now`.
+ */
+export interface Fence {
+  name: string;
+  holder: string;
+  epoch: number;
+  now?: number;
+}
+
+/** A fenced write refused because its writer no longer holds the lease; nothing of the write was stored. */
+export class FencedError extends Error {
+  override readonly name = 'FencedError';
+
+  constructor(
+    readonly fence: Fence,
+    /** The lease as the write found it (null when there is no such lease). */
+    readonly current: LeaseRecord | null,
+    why: string,
+  ) {
+    super(`write fenced off: ${JSON.stringify(fence.holder)} at epoch ${fence.epoch} does not hold lease ${JSON.stringify(fence.name)}: ${why}`);
+  }
+}
+
 export interface Store {
   /** Creates or upgrades the schema (versioned migrations); safe to call on every start. */
   migrate(): Promise<void>;
@@ -163,8 +206,33 @@ export interface Store {
   /**
    * Applies all changes in one transaction, in order; all or nothing. An update (run, task, attempt,
    * worker) naming an id that does not exist fails the whole write; a patch only sets the fields it names.
+   *
+   * With a `fence`, the same transaction first checks that `fence.holder` still holds lease `fence.name`
+   * at `fence.epoch` and that it has not expired, else it throws FencedError and stores nothing. On
+   * PostgreSQL the check share-locks the lease row until commit, so a takeover (which must update that
+   * row) waits for the write, and a write that waited for a takeover sees the new epoch and is refused:
+   * no write of a deposed leader commits after its successor's epoch began.
    */
-  write(changes: readonly Change[]): Promise<void>;
+  write(changes: readonly Change[], fence?: Fence): Promise<void>;
+
+  // Leader lease (table leader_lease). Times are epoch ms. `now` is for tests and injected clocks: left
+  // out, the store's clock decides expiry, which on PostgreSQL is the database server's clock, so
+  // coordinators on different hosts judge one lease by one clock. Use one kind of clock per lease.
+  // A holder id must be unique per process lifetime: the epoch changes only when the holder does.
+
+  /**
+   * Takes lease `name` for `holder` for `ttlMs` when it is free (never held, released or expired) or
+   * already held by `holder` (a renewal), atomically (one statement). The epoch goes up by one only when
+   * the holder changes, so a renewal or re-acquisition by the same holder keeps it. Otherwise reports
+   * the current holder, epoch and expiry with `acquired: false`.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number, now?: number): Promise<LeaseAcquisition>;
+  /** Extends the lease to now + ttlMs; false when `holder` at `epoch` no longer holds it or it has expired (then try acquireLease). */
+  renewLease(name: string, holder: string, epoch: number, ttlMs: number, now?: number): Promise<boolean>;
+  /** Frees the lease so another holder can take it at once (its epoch will be epoch + 1); false when not held by `holder` at `epoch`. */
+  releaseLease(name: string, holder: string, epoch: number): Promise<boolean>;
+  /** The lease as stored, or undefined when it was never taken. */
+  getLease(name: string): Promise<LeaseRecord | undefined>;
 
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Newest first (createdAt). */

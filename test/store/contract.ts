@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FencedError } from '../../src/store/store.js';
 import type {
   AttemptRecord,
   Change,
@@ -631,11 +632,163 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.listTasks()).toStrictEqual([]);
       });
 
+      it('stores NUL in text as U+FFFD (PostgreSQL text cannot hold NUL), in both backends alike', async () => {
+        await store.write([{ kind: 'taskInsert', task: task({ stdoutTail: 'a\u0000b', env: { X: '\u0000' } }) }]);
+        expect(await store.getTask('task-1')).toStrictEqual(task({ stdoutTail: 'a\uFFFDb', env: { X: '\u0000' } }));
+      });
+
       it('handles ids with quotes and unicode as plain values', async () => {
         const id = `it's "odd" ✓; DROP TABLE tasks; --`;
         await store.write([{ kind: 'taskInsert', task: task({ id }) }]);
         expect(await store.getTask(id)).toStrictEqual(task({ id }));
         expect(await store.getTask(`it's`)).toBeUndefined();
+      });
+    });
+
+    describe('leader lease and fencing', () => {
+      const TTL = 5_000;
+      const L = 'leader';
+      /** Awaits a promise that must fail with FencedError, and returns the error. */
+      async function fenced(p: Promise<unknown>): Promise<FencedError> {
+        const error = await p.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(FencedError);
+        return error as FencedError;
+      }
+
+      it('takes a free lease at epoch 1, renews it for the same holder, refuses others until it expires', async () => {
+        expect(await store.getLease(L)).toBeUndefined();
+        expect(await store.acquireLease(L, 'a', TTL, T0)).toStrictEqual({ acquired: true, holder: 'a', epoch: 1, expiresAt: T0 + TTL });
+        expect(await store.acquireLease(L, 'a', TTL, T0 + 1_000)).toStrictEqual({
+          acquired: true,
+          holder: 'a',
+          epoch: 1,
+          expiresAt: T0 + 1_000 + TTL,
+        });
+        expect(await store.acquireLease(L, 'b', TTL, T0 + 2_000)).toStrictEqual({
+          acquired: false,
+          holder: 'a',
+          epoch: 1,
+          expiresAt: T0 + 1_000 + TTL,
+        });
+        // Expiry is inclusive: at expires_at the lease is free.
+        expect(await store.acquireLease(L, 'b', TTL, T0 + 1_000 + TTL)).toStrictEqual({
+          acquired: true,
+          holder: 'b',
+          epoch: 2,
+          expiresAt: T0 + 1_000 + 2 * TTL,
+        });
+        expect(await store.getLease(L)).toStrictEqual({ name: L, holder: 'b', epoch: 2, expiresAt: T0 + 1_000 + 2 * TTL });
+        // The deposed holder can neither renew nor take it back while b's lease is live.
+        expect(await store.renewLease(L, 'a', 1, TTL, T0 + 6_500)).toBe(false);
+        expect((await store.acquireLease(L, 'a', TTL, T0 + 6_500)).acquired).toBe(false);
+      });
+
+      it('renews only the current holder at the current epoch, and only before expiry', async () => {
+        await store.acquireLease(L, 'a', TTL, T0);
+        expect(await store.renewLease(L, 'a', 1, TTL, T0 + 4_000)).toBe(true);
+        expect((await store.getLease(L))?.expiresAt).toBe(T0 + 4_000 + TTL);
+        expect(await store.renewLease(L, 'a', 2, TTL, T0 + 4_500)).toBe(false);
+        expect(await store.renewLease(L, 'b', 1, TTL, T0 + 4_500)).toBe(false);
+        expect(await store.renewLease('other', 'a', 1, TTL, T0 + 4_500)).toBe(false);
+        expect(await store.renewLease(L, 'a', 1, TTL, T0 + 4_000 + TTL)).toBe(false);
+        // Lapsed but not taken: the same holder gets it back at the same epoch (nobody led in between).
+        expect(await store.acquireLease(L, 'a', TTL, T0 + 20_000)).toStrictEqual({ acquired: true, holder: 'a', epoch: 1, expiresAt: T0 + 20_000 + TTL });
+      });
+
+      it('releases the lease so another holder takes it at once, at the next epoch', async () => {
+        await store.acquireLease(L, 'a', TTL, T0);
+        expect(await store.releaseLease(L, 'b', 1)).toBe(false);
+        expect(await store.releaseLease(L, 'a', 2)).toBe(false);
+        expect(await store.releaseLease(L, 'a', 1)).toBe(true);
+        expect(await store.getLease(L)).toStrictEqual({ name: L, holder: null, epoch: 1, expiresAt: null });
+        expect(await store.renewLease(L, 'a', 1, TTL, T0 + 1)).toBe(false);
+        expect(await store.acquireLease(L, 'b', TTL, T0 + 2)).toStrictEqual({ acquired: true, holder: 'b', epoch: 2, expiresAt: T0 + 2 + TTL });
+        // Re-taking a released lease is a change of holder too, even for the one who released it.
+        await store.releaseLease(L, 'b', 2);
+        expect((await store.acquireLease(L, 'b', TTL, T0 + 3)).epoch).toBe(3);
+      });
+
+      it('keeps leases of different names apart', async () => {
+        expect((await store.acquireLease('x', 'a', TTL, T0)).acquired).toBe(true);
+        expect(await store.acquireLease('y', 'b', TTL, T0)).toStrictEqual({ acquired: true, holder: 'b', epoch: 1, expiresAt: T0 + TTL });
+        expect((await store.acquireLease('x', 'b', TTL, T0)).acquired).toBe(false);
+      });
+
+      it('uses the store clock when no time is given', async () => {
+        const before = Date.now();
+        const got = await store.acquireLease(L, 'a', TTL);
+        const after = Date.now();
+        expect(got.acquired).toBe(true);
+        // PostgreSQL judges by the server clock; here it runs on this host, so allow a little skew.
+        expect(got.expiresAt).toBeGreaterThanOrEqual(before + TTL - 1_000);
+        expect(got.expiresAt).toBeLessThanOrEqual(after + TTL + 1_000);
+        expect(await store.renewLease(L, 'a', 1, TTL)).toBe(true);
+        await store.write([{ kind: 'runInsert', run: run() }], { name: L, holder: 'a', epoch: 1 });
+        expect(await store.getRun('run-1')).toStrictEqual(run());
+      });
+
+      it('rejects a deposed leader\'s fenced write, storing nothing, and stores the new leader\'s', async () => {
+        await store.acquireLease(L, 'a', TTL, T0);
+        await store.write([{ kind: 'runInsert', run: run({ id: 'by-a' }) }], { name: L, holder: 'a', epoch: 1, now: T0 + 1 });
+        await store.acquireLease(L, 'b', TTL, T0 + TTL);
+
+        const error = await fenced(
+          store.write(
+            [
+              { kind: 'runInsert', run: run() },
+              { kind: 'taskInsert', task: task() },
+              { kind: 'runUpdate', id: 'by-a', patch: { state: 'failed' } },
+            ],
+            { name: L, holder: 'a', epoch: 1, now: T0 + TTL + 1 },
+          ),
+        );
+        expect(error.name).toBe('FencedError');
+        expect(error.message).toMatch(/"b" at epoch 2/);
+        expect(error.fence).toStrictEqual({ name: L, holder: 'a', epoch: 1, now: T0 + TTL + 1 });
+        expect(error.current).toStrictEqual({ name: L, holder: 'b', epoch: 2, expiresAt: T0 + 2 * TTL });
+        expect(await store.getRun('run-1')).toBeUndefined();
+        expect(await store.listTasks()).toStrictEqual([]);
+        expect(await store.getRun('by-a')).toStrictEqual(run({ id: 'by-a' }));
+
+        // Right holder, stale epoch: still refused.
+        await fenced(store.write([{ kind: 'runInsert', run: run() }], { name: L, holder: 'b', epoch: 1, now: T0 + TTL + 1 }));
+
+        await store.write(
+          [{ kind: 'runInsert', run: run() }, { kind: 'taskInsert', task: task() }],
+          { name: L, holder: 'b', epoch: 2, now: T0 + TTL + 1 },
+        );
+        expect(await store.getRun('run-1')).toStrictEqual(run());
+        expect(await store.listTasks()).toStrictEqual([task()]);
+      });
+
+      it('rejects a fenced write when the lease has expired, was released or never existed', async () => {
+        await store.acquireLease(L, 'a', TTL, T0);
+        const fence = { name: L, holder: 'a', epoch: 1 };
+        expect((await fenced(store.write([{ kind: 'runInsert', run: run() }], { ...fence, now: T0 + TTL }))).message).toMatch(/expired/);
+        await fenced(store.write([{ kind: 'runInsert', run: run() }], { ...fence, name: 'no-such-lease', now: T0 }));
+        // An empty fenced write still checks: a cheap "am I still the leader" probe.
+        await fenced(store.write([], { ...fence, now: T0 + TTL }));
+        await store.write([], { ...fence, now: T0 + 1 });
+        await store.releaseLease(L, 'a', 1);
+        await fenced(store.write([{ kind: 'runInsert', run: run() }], { ...fence, now: T0 + 1 }));
+        expect(await store.listRuns()).toStrictEqual([]);
+        // Unfenced writes are not affected by the lease.
+        await store.write([{ kind: 'runInsert', run: run() }]);
+        expect(await store.getRun('run-1')).toStrictEqual(run());
+      });
+
+      it('validates lease arguments', async () => {
+        await expect(store.acquireLease('', 'a', TTL, T0)).rejects.toThrow(/lease name/);
+        await expect(store.acquireLease(L, '', TTL, T0)).rejects.toThrow(/lease holder/);
+        await expect(store.acquireLease(L, 'a', 0, T0)).rejects.toThrow(/ttlMs/);
+        await expect(store.acquireLease(L, 'a', 1.5, T0)).rejects.toThrow(/ttlMs/);
+        await expect(store.renewLease(L, 'a', 1, TTL, Number.NaN)).rejects.toThrow(/now/);
+        await expect(store.write([], { name: L, holder: 'a', epoch: -1 })).rejects.toThrow(/epoch/);
+        await expect(store.releaseLease(L, 'a', 0.5)).rejects.toThrow(/epoch/);
+        expect(await store.getLease(L)).toBeUndefined();
       });
     });
   });

@@ -1,0 +1,295 @@
+import pg from 'pg';
+import { dollarNumbers, insertStatements, planWrite, reads, toNumber, type Query, type Row, type SqlValue, type Statement, type WriteStep } from './mapping.js';
+import {
+  acquireLeaseStatement,
+  checkFence,
+  fenceQuery,
+  getLeaseQuery,
+  leaseClock,
+  POSTGRES_CLOCK,
+  releaseLeaseStatement,
+  renewLeaseStatement,
+} from './lease.js';
+import { pendingMigrations, SCHEMA_MIGRATIONS_DDL } from './schema.js';
+import type {
+  AttemptRecord,
+  Change,
+  Fence,
+  LeaseAcquisition,
+  LeaseRecord,
+  RunRecord,
+  ScalingDecisionRecord,
+  Store,
+  TaskFilter,
+  TaskHistoryRecord,
+  TaskRecord,
+  UsageSampleRecord,
+  WorkerRecord,
+} from './store.js';
+
+// The PostgreSQL store, for several coordinators sharing one database (high availability). Same SQL as
+// DuckDB (mapping.ts, lease.ts, schema.ts) with $n placeholders. Reads go to any pooled connection;
+// each write takes one connection for its transaction. Tables live in the connection's search_path
+// schema (public by default; `?options=-c%20search_path%3Dname` in the URL picks another).
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool (default 4): a coordinator's writes are few and short. */
+  poolSize?: number;
+  /** How long to wait for a connection to the server (default 10,000 ms). */
+  connectTimeoutMs?: number;
+}
+
+const DEFAULT_POOL_SIZE = 4;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** Distinguishes drm's migration lock from other users of advisory locks in the same database ('drm'). */
+const MIGRATION_LOCK_CLASS = 0x64726d;
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/**
+ * Parsers for this store's pools only (the global pg.types stay untouched for other pg users in the
+ * process): BIGINT and NUMERIC arrive as numbers. Every integer drm writes is a safe integer (mapping.ts
+ * checks), so Number() is exact for them.
+ */
+const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    (oid === INT8_OID || oid === NUMERIC_OID) && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export interface AppliedMigration {
+  version: number;
+  name: string;
+  appliedAt: number;
+}
+
+export class PostgresStore implements Store {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    /** The URL without its password, for messages. */
+    readonly location: string,
+  ) {}
+
+  /** Connects (checking the server answers) to a postgres:// or postgresql:// URL; call migrate() next. */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? DEFAULT_POOL_SIZE,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      application_name: 'drm',
+      types: TYPES,
+    });
+    // An idle connection the server drops emits 'error' on the pool, which would crash the process
+    // unhandled; the pool discards that connection and the next query opens a fresh one.
+    pool.on('error', () => undefined);
+    const store = new PostgresStore(pool, redact(url));
+    try {
+      await pool.query('SELECT 1');
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new Error(`cannot connect to PostgreSQL at ${store.location}: ${(error as Error).message}`, { cause: error });
+    }
+    return store;
+  }
+
+  /**
+   * Applies pending migrations in one transaction under a transaction-scoped advisory lock (per schema),
+   * so coordinators starting together run them once: the others wait, then find nothing pending.
+   */
+  migrate(): Promise<void> {
+    return this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext(COALESCE(current_schema(), \'\')))', [MIGRATION_LOCK_CLASS]);
+      await client.query(SCHEMA_MIGRATIONS_DDL);
+      const applied = await client.query('SELECT version FROM schema_migrations');
+      for (const migration of pendingMigrations(applied.rows.map((r: Row) => toNumber(r.version)))) {
+        for (const sql of migration.statements) await client.query(sql);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          migration.version,
+          migration.name,
+          Date.now(),
+        ]);
+      }
+    });
+  }
+
+  /** What schema_migrations records, oldest first (diagnostics and tests). */
+  async appliedMigrations(): Promise<AppliedMigration[]> {
+    const rows = await this.query('SELECT version, name, applied_at FROM schema_migrations ORDER BY version');
+    return rows.map((r) => ({ version: toNumber(r.version), name: String(r.name), appliedAt: toNumber(r.applied_at) }));
+  }
+
+  /** A raw query for diagnostics and tests; BIGINTs come back as numbers. */
+  async query(sql: string, values: SqlValue[] = []): Promise<Row[]> {
+    this.checkOpen();
+    return (await this.pool.query(sql, values)).rows as Row[];
+  }
+
+  /** Waits for checked-out connections to be returned, then closes the pool; calls after it are refused. */
+  close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    return this.closing;
+  }
+
+  async write(changes: readonly Change[], fence?: Fence): Promise<void> {
+    this.checkOpen();
+    // Encoded before a connection is taken, so a bad record costs no round trip.
+    const steps = planWrite(changes, dollarNumbers);
+    if (steps.length === 0 && !fence) return;
+    await this.transaction(async (client) => {
+      if (fence) {
+        // First statement of the transaction, so the lease row stays share-locked until COMMIT.
+        const check = fenceQuery(fence, leaseClock(fence.now, () => POSTGRES_CLOCK), true, dollarNumbers);
+        checkFence(fence, (await run(client, check)).rows.map(check.decode)[0]);
+      }
+      for (const step of steps) await apply(client, step);
+    });
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number, now?: number): Promise<LeaseAcquisition> {
+    const statement = acquireLeaseStatement(name, holder, ttlMs, leaseClock(now, () => POSTGRES_CLOCK), dollarNumbers);
+    // The take is one statement; reading who holds it instead is a second, so the holder may be gone by
+    // then (released or expired): try again, a few times, rather than report a free lease as held.
+    for (let tries = 0; ; tries++) {
+      const taken = (await this.run(statement)).rows.map(statement.decode)[0];
+      if (taken) return { acquired: true, holder, epoch: taken.epoch, expiresAt: taken.expiresAt ?? 0 };
+      const current = await this.getLease(name);
+      const held = current !== undefined && current.holder !== null && current.expiresAt !== null;
+      if (held || tries >= 2) {
+        return { acquired: false, holder: current?.holder ?? null, epoch: current?.epoch ?? 0, expiresAt: current?.expiresAt ?? 0 };
+      }
+    }
+  }
+
+  async renewLease(name: string, holder: string, epoch: number, ttlMs: number, now?: number): Promise<boolean> {
+    const statement = renewLeaseStatement(name, holder, epoch, ttlMs, leaseClock(now, () => POSTGRES_CLOCK), dollarNumbers);
+    return ((await this.run(statement)).rowCount ?? 0) > 0;
+  }
+
+  async releaseLease(name: string, holder: string, epoch: number): Promise<boolean> {
+    return ((await this.run(releaseLeaseStatement(name, holder, epoch, dollarNumbers))).rowCount ?? 0) > 0;
+  }
+
+  getLease(name: string): Promise<LeaseRecord | undefined> {
+    return this.first(getLeaseQuery(name, dollarNumbers));
+  }
+
+  getRun(id: string): Promise<RunRecord | undefined> {
+    return this.first(reads.getRun(id, dollarNumbers));
+  }
+
+  listRuns(limit?: number): Promise<RunRecord[]> {
+    return this.all(reads.listRuns(limit, dollarNumbers));
+  }
+
+  getTask(id: string): Promise<TaskRecord | undefined> {
+    return this.first(reads.getTask(id, dollarNumbers));
+  }
+
+  listTasks(filter: TaskFilter = {}): Promise<TaskRecord[]> {
+    return this.all(reads.listTasks(filter, dollarNumbers));
+  }
+
+  async maxTaskSeq(): Promise<number> {
+    return (await this.first(reads.maxTaskSeq())) ?? 0;
+  }
+
+  getAttempt(id: string): Promise<AttemptRecord | undefined> {
+    return this.first(reads.getAttempt(id, dollarNumbers));
+  }
+
+  listAttempts(taskId: string): Promise<AttemptRecord[]> {
+    return this.all(reads.listAttempts(taskId, dollarNumbers));
+  }
+
+  listWorkers(): Promise<WorkerRecord[]> {
+    return this.all(reads.listWorkers(dollarNumbers));
+  }
+
+  listUsageSamples(workerId: string, sinceAt?: number): Promise<UsageSampleRecord[]> {
+    return this.all(reads.listUsageSamples(workerId, sinceAt, dollarNumbers));
+  }
+
+  listScalingDecisions(limit?: number): Promise<ScalingDecisionRecord[]> {
+    return this.all(reads.listScalingDecisions(limit, dollarNumbers));
+  }
+
+  listTaskHistory(filter: { modelType?: string; name?: string; limit?: number } = {}): Promise<TaskHistoryRecord[]> {
+    return this.all(reads.listTaskHistory(filter, dollarNumbers));
+  }
+
+  // -------------------------------------------------------------------------------------------------
+
+  private checkOpen(): void {
+    // pg's own message ("Cannot use a pool after calling end") does not say which store.
+    if (this.closing) throw new Error(`store ${this.location} is closed`);
+  }
+
+  /** BEGIN ... COMMIT on one connection; ROLLBACK on failure, and a connection that cannot roll back is discarded. */
+  private async transaction(fn: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    this.checkOpen();
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      await fn(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async run(statement: Statement): Promise<pg.QueryResult<Row>> {
+    this.checkOpen();
+    return run(this.pool, statement);
+  }
+
+  private async all<T>(query: Query<T>): Promise<T[]> {
+    return (await this.run(query)).rows.map((row) => query.decode(row));
+  }
+
+  private async first<T>(query: Query<T>): Promise<T | undefined> {
+    return (await this.all(query))[0];
+  }
+}
+
+function run(on: pg.Pool | pg.PoolClient, statement: Statement): Promise<pg.QueryResult<Row>> {
+  return on.query<Row>(statement.sql, statement.values);
+}
+
+async function apply(client: pg.PoolClient, step: WriteStep): Promise<void> {
+  switch (step.op) {
+    case 'insert':
+      // Multi-row INSERTs, split below pg's parameter limit: 1,000 tasks are two statements.
+      for (const statement of insertStatements(step.mapping, step.rows, dollarNumbers)) await run(client, statement);
+      return;
+    case 'update':
+      if ((await run(client, step.statement)).rowCount === 0) throw new Error(step.notFound);
+      return;
+    case 'exec':
+      await run(client, step.statement);
+      return;
+  }
+}
+
+/** The URL with any password replaced, safe to put in messages and logs. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
