@@ -1,10 +1,11 @@
 import { chaosBench } from './chaos.js';
+import { dispatchBench } from './dispatch.js';
 import type { Bench, Figure } from './figures.js';
 import { placementBench } from './placement.js';
 
 // `npm run bench -- [name...] [--quick] [--json]`: runs the named benchmarks (all by default).
 
-const BENCHES: Bench[] = [placementBench, chaosBench];
+const BENCHES: Bench[] = [placementBench, dispatchBench, chaosBench];
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');

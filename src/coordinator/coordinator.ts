@@ -43,6 +43,8 @@ interface WorkerSession {
   onTrial: boolean;
 }
 
+type InboxMessage = { type: 'started'; attemptId: string; pid: number } | ResultMessage;
+
 interface RunProgress {
   record: RunRecord;
   open: number;
@@ -94,6 +96,8 @@ export class Coordinator {
   /** Workers a task failed on; placement prefers others. */
   private readonly avoid = new Map<string, string[]>();
   private wakeTimer: NodeJS.Timeout | null = null;
+  private inbox: Array<{ workerId: string; msg: InboxMessage; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private inboxQueued = false;
   private readonly runs = new Map<string, RunProgress>();
   private readonly workers = new Map<string, WorkerSession>();
   private readonly attempts = new Map<string, ActiveAttempt>();
@@ -290,104 +294,141 @@ export class Coordinator {
     this.usageBuffer.push({ workerId, at: now, cpu: usage.cpu, memoryMb: usage.memoryMb, gpus: usage.gpus ?? null, gpuMemoryMb: usage.gpuMemoryMb ?? null });
   }
 
-  async onStarted(workerId: string, attemptId: string, pid: number): Promise<void> {
-    return this.serial.run(async () => {
-      const att = this.attempts.get(attemptId);
-      if (!att || att.workerId !== workerId) return;
-      const task = this.tasks.get(att.taskId);
-      const now = this.now();
-      const tx = new Tx();
-      tx.changes.push({ kind: 'attemptUpdate', id: attemptId, patch: { state: 'running', startedAt: now, pid } });
-      if (task && task.currentAttemptId === attemptId && task.state === 'assigned') {
-        tx.changes.push({ kind: 'taskUpdate', id: task.id, patch: { state: 'running', startedAt: now } });
-        tx.effects.push(() => {
-          task.state = 'running';
-          task.startedAt = now;
-          this.emitTask(task);
-        });
-      }
-      await this.commit(tx);
+  /** Started and result messages are group-committed: all that arrive while a write is in flight share the next one. */
+  onStarted(workerId: string, attemptId: string, pid: number): Promise<void> {
+    return this.enqueue(workerId, { type: 'started', attemptId, pid });
+  }
+
+  onResult(workerId: string, result: ResultMessage): Promise<void> {
+    return this.enqueue(workerId, result);
+  }
+
+  private enqueue(workerId: string, msg: InboxMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.inbox.push({ workerId, msg, resolve, reject });
+      if (this.inboxQueued) return;
+      this.inboxQueued = true;
+      void this.serial.run(() => this.drainInbox());
     });
   }
 
-  async onResult(workerId: string, result: ResultMessage): Promise<void> {
-    return this.serial.run(async () => {
-      const w = this.workers.get(workerId);
-      const att = this.attempts.get(result.attemptId) ?? (w ? await this.adoptOrphan(w, result.attemptId) : undefined);
-      const refuse = (reason: string) => {
-        this.log.warn({ workerId, attemptId: result.attemptId }, `result refused: ${reason}`);
-        this.bus.emit('resultRefused', { workerId, attemptId: result.attemptId, reason, at: this.now() });
-      };
-      if (!att) {
-        const stored = await this.store.getAttempt(result.attemptId);
-        if (!stored || stored.workerId !== workerId) return refuse('unknown attempt');
-        // Ours but no longer current (recorded, lost or superseded): ack so the worker forgets it, apply nothing.
-        w?.link?.send({ type: 'ack', attemptId: result.attemptId });
-        return refuse(`stale attempt (${stored.state})`);
+  private async drainInbox(): Promise<void> {
+    this.inboxQueued = false;
+    const batch = this.inbox;
+    this.inbox = [];
+    const tx = new Tx();
+    const acks: Array<{ w: WorkerSession; attemptId: string }> = [];
+    const seen = new Set<string>();
+    try {
+      for (const item of batch) {
+        if (item.msg.type === 'started') this.planStarted(tx, item.workerId, item.msg.attemptId, item.msg.pid);
+        else if (!seen.has(item.msg.attemptId)) {
+          seen.add(item.msg.attemptId);
+          await this.planResult(tx, item.workerId, item.msg, acks);
+        }
       }
-      if (att.workerId !== workerId) return refuse(`attempt belongs to worker ${att.workerId}`);
-      const now = this.now();
-      const tx = new Tx();
+      await this.commit(tx);
+    } catch (err) {
+      // Nothing was applied or acked: the workers keep their results and re-send them after reconnecting.
+      this.log.error({ err, messages: batch.length }, 'could not persist worker messages; asking workers to reconnect');
+      for (const id of new Set(batch.map((b) => b.workerId))) this.workers.get(id)?.link?.close(1011, 'coordinator could not persist your messages');
+      for (const item of batch) item.reject(err);
+      return;
+    }
+    for (const { w, attemptId } of acks) w.link?.send({ type: 'ack', attemptId });
+    for (const item of batch) item.resolve();
+    if (acks.length > 0) this.trigger();
+  }
+
+  private planStarted(tx: Tx, workerId: string, attemptId: string, pid: number): void {
+    const att = this.attempts.get(attemptId);
+    if (!att || att.workerId !== workerId) return;
+    const task = this.tasks.get(att.taskId);
+    const now = this.now();
+    tx.changes.push({ kind: 'attemptUpdate', id: attemptId, patch: { state: 'running', startedAt: now, pid } });
+    if (task && task.currentAttemptId === attemptId && task.state === 'assigned') {
+      tx.changes.push({ kind: 'taskUpdate', id: task.id, patch: { state: 'running', startedAt: now } });
+      tx.effects.push(() => {
+        task.state = 'running';
+        task.startedAt = now;
+        this.emitTask(task);
+      });
+    }
+  }
+
+  private async planResult(tx: Tx, workerId: string, result: ResultMessage, acks: Array<{ w: WorkerSession; attemptId: string }>): Promise<void> {
+    const w = this.workers.get(workerId);
+    const att = this.attempts.get(result.attemptId) ?? (w ? await this.adoptOrphan(w, result.attemptId) : undefined);
+    const refuse = (reason: string) => {
+      this.log.warn({ workerId, attemptId: result.attemptId }, `result refused: ${reason}`);
+      this.bus.emit('resultRefused', { workerId, attemptId: result.attemptId, reason, at: this.now() });
+    };
+    if (!att) {
+      const stored = await this.store.getAttempt(result.attemptId);
+      if (!stored || stored.workerId !== workerId) return refuse('unknown attempt');
+      // Ours but no longer current (recorded, lost or superseded): ack so the worker forgets it, apply nothing.
+      w?.link?.send({ type: 'ack', attemptId: result.attemptId });
+      return refuse(`stale attempt (${stored.state})`);
+    }
+    if (att.workerId !== workerId) return refuse(`attempt belongs to worker ${att.workerId}`);
+    const now = this.now();
+    tx.changes.push({
+      kind: 'attemptUpdate',
+      id: att.id,
+      patch: {
+        state: result.status,
+        finishedAt: now,
+        exitCode: result.exitCode,
+        durationMs: result.durationMs,
+        peakMemoryMb: result.usage.peakMemoryMb,
+        cpuSeconds: result.usage.cpuSeconds,
+        reason: result.reason ?? null,
+        stdoutTail: result.stdoutTail,
+        stderrTail: result.stderrTail,
+      },
+    });
+    const task = this.tasks.get(att.taskId);
+    if (task && task.currentAttemptId === att.id) {
       tx.changes.push({
-        kind: 'attemptUpdate',
-        id: att.id,
-        patch: {
-          state: result.status,
-          finishedAt: now,
-          exitCode: result.exitCode,
+        kind: 'taskHistory',
+        row: {
+          attemptId: att.id,
+          taskId: task.id,
+          name: task.name,
+          kind: task.kind,
+          modelType: task.modelType,
+          modelName: task.modelName,
+          batchSize: task.batchSize,
+          labels: task.labels,
+          workerType: w?.record.type ?? 'unknown',
+          succeeded: result.status === 'succeeded',
           durationMs: result.durationMs,
           peakMemoryMb: result.usage.peakMemoryMb,
           cpuSeconds: result.usage.cpuSeconds,
-          reason: result.reason ?? null,
-          stdoutTail: result.stdoutTail,
-          stderrTail: result.stderrTail,
+          gpuMemoryMb: null,
+          predictedDurationMs: null,
+          predictedMemoryMb: null,
+          finishedAt: now,
         },
       });
-      const task = this.tasks.get(att.taskId);
-      if (task && task.currentAttemptId === att.id) {
-        tx.changes.push({
-          kind: 'taskHistory',
-          row: {
-            attemptId: att.id,
-            taskId: task.id,
-            name: task.name,
-            kind: task.kind,
-            modelType: task.modelType,
-            modelName: task.modelName,
-            batchSize: task.batchSize,
-            labels: task.labels,
-            workerType: w?.record.type ?? 'unknown',
-            succeeded: result.status === 'succeeded',
-            durationMs: result.durationMs,
-            peakMemoryMb: result.usage.peakMemoryMb,
-            cpuSeconds: result.usage.cpuSeconds,
-            gpuMemoryMb: null,
-            predictedDurationMs: null,
-            predictedMemoryMb: null,
-            finishedAt: now,
-          },
-        });
-        const outcome = {
-          finishedAt: now,
-          durationMs: result.durationMs,
-          exitCode: result.exitCode,
-          peakMemoryMb: result.usage.peakMemoryMb,
-          cpuSeconds: result.usage.cpuSeconds,
-          stdoutTail: result.stdoutTail,
-          stderrTail: result.stderrTail,
-          reason: result.reason ?? null,
-        };
-        const cause = failureCause(result);
-        const retry = (result.status === 'failed' || result.status === 'timed_out') && shouldRetry(cause, task.attempts, task, this.settings.retry);
-        if (retry) this.requeue(tx, task, `attempt ${task.attempts} ${result.status} (${cause}): ${result.reason ?? 'no reason'}; retrying`, workerId);
-        else this.finishTask(tx, task, { state: result.status, ...outcome });
-        if (w) tx.effects.push(() => this.recordWorkerOutcome(w, result.status === 'succeeded' ? 'success' : cause));
-      }
-      tx.effects.push(() => this.release(att));
-      await this.commit(tx);
-      w?.link?.send({ type: 'ack', attemptId: att.id });
-      this.trigger();
-    });
+      const outcome = {
+        finishedAt: now,
+        durationMs: result.durationMs,
+        exitCode: result.exitCode,
+        peakMemoryMb: result.usage.peakMemoryMb,
+        cpuSeconds: result.usage.cpuSeconds,
+        stdoutTail: result.stdoutTail,
+        stderrTail: result.stderrTail,
+        reason: result.reason ?? null,
+      };
+      const cause = failureCause(result);
+      const retry = (result.status === 'failed' || result.status === 'timed_out') && shouldRetry(cause, task.attempts, task, this.settings.retry);
+      if (retry) this.requeue(tx, task, `attempt ${task.attempts} ${result.status} (${cause}): ${result.reason ?? 'no reason'}; retrying`, workerId);
+      else this.finishTask(tx, task, { state: result.status, ...outcome });
+      if (w) tx.effects.push(() => this.recordWorkerOutcome(w, result.status === 'succeeded' ? 'success' : cause));
+    }
+    tx.effects.push(() => this.release(att));
+    if (w) acks.push({ w, attemptId: att.id });
   }
 
   /** The worker's connection closed; it has `reconnectGraceMs` to come back. */

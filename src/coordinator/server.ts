@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import { clusterApi } from './api/cluster.js';
+import { dashboardApi } from './api/dashboard.js';
 import { eventsApi } from './api/events.js';
+import { metricsApi } from './api/metrics.js';
 import { runsApi } from './api/runs.js';
 import { tasksApi } from './api/tasks.js';
 import { workersApi } from './api/workers.js';
@@ -66,7 +68,8 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
   await app.register(workersApi(coordinator));
   await app.register(clusterApi(coordinator, opts.store, leader));
   await app.register(eventsApi(coordinator));
-  app.get('/', async (_req, reply) => reply.type('text/html').send('<!doctype html><title>drm</title><p>drm coordinator. API under <a href="/api/v1/cluster">/api/v1</a>.</p>'));
+  await app.register(metricsApi(coordinator, opts.store));
+  await app.register(dashboardApi(coordinator, opts.store));
 
   const wss = attachWorkerSocket(app, coordinator, log, {
     workerToken: opts.workerToken ?? token,

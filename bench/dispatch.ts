@@ -1,0 +1,47 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startCoordinatorServer } from '../src/coordinator/server.js';
+import { openStore } from '../src/store/open.js';
+import { round, type Bench, type Figure } from './figures.js';
+import { startProtocolWorkers } from './protocol-workers.js';
+
+// End-to-end dispatch throughput of no-op tasks through a real coordinator, every state change
+// persisted to DuckDB on disk, with 50 and 500 protocol-level workers.
+
+export async function measureDrmDispatch(workers: number, tasks: number): Promise<{ tasksPerSec: number; elapsedMs: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'drm-dispatch-'));
+  const store = await openStore(join(dir, 'drm.duckdb'));
+  const server = await startCoordinatorServer({ store, logger: pino({ level: 'silent' }), port: 0 });
+  const fleet = await startProtocolWorkers(server.url, workers, 4);
+  try {
+    const ended = new Promise<void>((resolve) => server.coordinator.bus.on('run', () => resolve()));
+    const started = performance.now();
+    const body = { suite: 'dispatch', tasks: Array.from({ length: tasks }, (_, i) => ({ name: `noop-${i}`, kind: 'command' as const, command: ['true'], resources: { cpu: 1, memoryMb: 64 }, priority: 0, timeoutSec: 60, maxRetries: 0 })) };
+    await server.coordinator.submit(body);
+    await ended;
+    const elapsedMs = performance.now() - started;
+    return { tasksPerSec: (tasks / elapsedMs) * 1000, elapsedMs };
+  } finally {
+    fleet.close();
+    await server.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export const dispatchBench: Bench = {
+  name: 'dispatch',
+  description: 'no-op tasks through a real coordinator (DuckDB persisted) with 50 and 500 protocol-level workers',
+  async run(ctx) {
+    const tasks = ctx.quick ? 5_000 : 20_000;
+    const figures: Figure[] = [];
+    for (const workers of [50, 500]) {
+      const r = await measureDrmDispatch(workers, tasks);
+      ctx.log(`dispatch: ${workers} workers, ${tasks} tasks in ${round(r.elapsedMs)} ms`);
+      figures.push({ bench: 'dispatch_tasks_per_s', value: round(r.tasksPerSec, 0), unit: 'tasks/s', workers, tasks, goal: '>= 10000' });
+    }
+    return figures;
+  },
+};
