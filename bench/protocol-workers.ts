@@ -19,7 +19,11 @@ export async function startProtocolWorkers(url: string, count: number, slotsPerW
         ws.on('message', (data) => {
           // Validation stays on, as a real worker would: the cost belongs to the measured path.
           const msg = CoordinatorMessageSchema.parse(JSON.parse(data.toString()));
-          if (msg.type === 'welcome') resolve();
+          if (msg.type === 'welcome') {
+            const beat = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'heartbeat', usage: { cpu: 0, memoryMb: 0 } })), msg.heartbeatMs);
+            ws.once('close', () => clearInterval(beat));
+            resolve();
+          }
           else if (msg.type === 'assign') {
             ws.send(JSON.stringify({ type: 'started', attemptId: msg.attemptId, pid: 1 }));
             ws.send(JSON.stringify({ type: 'result', attemptId: msg.attemptId, status: 'succeeded', exitCode: 0, durationMs: 0, usage: { peakMemoryMb: 0, cpuSeconds: 0 }, stdoutTail: '', stderrTail: '' }));

@@ -285,6 +285,12 @@ export class Coordinator {
     });
   }
 
+  /** Any message proves the worker alive, not only heartbeats (a busy worker's results count too). */
+  touch(workerId: string): void {
+    const w = this.workers.get(workerId);
+    if (w && w.link) w.lastSeenAt = this.now();
+  }
+
   onHeartbeat(workerId: string, usage: Usage): void {
     const w = this.workers.get(workerId);
     if (!w) return;

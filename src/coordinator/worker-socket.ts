@@ -84,6 +84,7 @@ function serveWorker(ws: WebSocket, coordinator: Coordinator, log: Logger, opts:
       return;
     }
     const id = workerId;
+    coordinator.touch(id);
     const fail = (err: unknown) => log.error({ err, workerId: id, type: msg.type }, 'worker message failed');
     switch (msg.type) {
       case 'hello':

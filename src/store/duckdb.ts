@@ -13,8 +13,11 @@ import {
   type DuckDBType,
 } from '@duckdb/node-api';
 import {
+  bulkUpdateStatements,
   dollarNumbers,
   insertStatements,
+  missingRowError,
+  Params,
   planWrite,
   questionMarks,
   reads,
@@ -287,9 +290,13 @@ export class DuckDbStore implements Store {
           }
         }
         return;
-      case 'update':
-        if ((await this.execute(step.statement)) === 0) throw new Error(step.notFound);
+      case 'update': {
+        // $n placeholders: DuckDB numbers `?` in clause-processing order, which differs for UPDATE ... FROM.
+        let changed = 0;
+        for (const statement of bulkUpdateStatements(step.mapping, step.columns, step.rows, dollarNumbers)) changed += await this.execute(statement);
+        if (changed !== step.rows.length) throw missingRowError(step.what, step.rows.map((r) => r.id), await this.existingIds(step.mapping, step.rows.map((r) => r.id)));
         return;
+      }
       case 'exec':
         await this.execute(step.statement);
         return;
@@ -354,6 +361,13 @@ export class DuckDbStore implements Store {
     } finally {
       prepared.destroySync();
     }
+  }
+
+  private async existingIds(mapping: TableMapping<object>, ids: readonly string[]): Promise<Set<string>> {
+    const p = new Params(dollarNumbers);
+    const list = ids.map((id) => p.add(id, 'text')).join(', ');
+    const rows = await this.rows(p.statement(`SELECT ${mapping.key.name} AS id FROM ${mapping.table} WHERE ${mapping.key.name} IN (${list})`));
+    return new Set(rows.map((r) => String(r.id)));
   }
 
   /** Executes a statement; returns the number of rows it changed. */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { dollarNumbers, insertStatements, planWrite, reads, toNumber, type Query, type Row, type SqlValue, type Statement, type WriteStep } from './mapping.js';
+import { bulkUpdateStatements, dollarNumbers, insertStatements, missingRowError, planWrite, reads, toNumber, type Query, type Row, type SqlValue, type Statement, type WriteStep } from './mapping.js';
 import {
   acquireLeaseStatement,
   checkFence,
@@ -274,9 +274,16 @@ async function apply(client: pg.PoolClient, step: WriteStep): Promise<void> {
       // Multi-row INSERTs, split below pg's parameter limit: 1,000 tasks are two statements.
       for (const statement of insertStatements(step.mapping, step.rows, dollarNumbers)) await run(client, statement);
       return;
-    case 'update':
-      if ((await run(client, step.statement)).rowCount === 0) throw new Error(step.notFound);
+    case 'update': {
+      let changed = 0;
+      for (const statement of bulkUpdateStatements(step.mapping, step.columns, step.rows, dollarNumbers)) changed += (await run(client, statement)).rowCount ?? 0;
+      if (changed !== step.rows.length) {
+        const ids = step.rows.map((r) => r.id);
+        const found = await client.query<{ id: string }>(`SELECT ${step.mapping.key.name} AS id FROM ${step.mapping.table} WHERE ${step.mapping.key.name} = ANY($1)`, [ids]);
+        throw missingRowError(step.what, ids, new Set(found.rows.map((r) => r.id)));
+      }
       return;
+    }
     case 'exec':
       await run(client, step.statement);
       return;

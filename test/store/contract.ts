@@ -283,6 +283,27 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.listTasks({ states: ['pending'] })).toStrictEqual([]);
       });
 
+      it('applies a scheduling cycle\'s worth of interleaved attempt inserts and task updates to many rows', async () => {
+        const n = 300;
+        await store.write([{ kind: 'runInsert', run: run() }, ...Array.from({ length: n }, (_, i) => ({ kind: 'taskInsert' as const, task: task({ id: `t${i}`, seq: i + 1 }) }))]);
+        const cycle = Array.from({ length: n }, (_, i) => [
+          { kind: 'attemptInsert' as const, attempt: attempt({ id: `a${i}`, taskId: `t${i}` }) },
+          { kind: 'taskUpdate' as const, id: `t${i}`, patch: { state: 'assigned' as const, attempts: 1, currentAttemptId: `a${i}`, workerId: i % 2 ? 'w1' : null } },
+        ]).flat();
+        await store.write(cycle);
+        const done = Array.from({ length: n }, (_, i) => [
+          { kind: 'attemptUpdate' as const, id: `a${i}`, patch: { state: 'succeeded' as const, exitCode: i % 3 === 0 ? null : 0 } },
+          { kind: 'taskUpdate' as const, id: `t${i}`, patch: { state: 'succeeded' as const, exitCode: i % 3 === 0 ? null : 0 } },
+        ]).flat();
+        await store.write(done);
+        const tasks = await store.listTasks();
+        expect(tasks).toHaveLength(n);
+        for (const [i, t] of tasks.entries()) {
+          expect(t).toStrictEqual(task({ id: `t${i}`, seq: i + 1, state: 'succeeded', attempts: 1, currentAttemptId: `a${i}`, workerId: i % 2 ? 'w1' : null, exitCode: i % 3 === 0 ? null : 0 }));
+        }
+        expect((await store.getAttempt('a7'))!.state).toBe('succeeded');
+      });
+
       it('updates only the fields a run patch names; lists runs newest first', async () => {
         await store.write([
           { kind: 'runInsert', run: run() },

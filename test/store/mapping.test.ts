@@ -8,6 +8,7 @@ import {
   RUNS,
   TASKS,
   updateStatement,
+  bulkUpdateStatements,
   upsertStatement,
   WORKERS,
 } from '../../src/store/mapping.js';
@@ -51,7 +52,7 @@ describe('mapping', () => {
     expect(statements[1].sql).toContain(`$${TASKS.columns.length * 4})`);
   });
 
-  it('merges consecutive inserts of one table into one step, keeping change order', () => {
+  it('batches inserts and updates across the whole write, but never reorders changes to one row', () => {
     const steps = planWrite(
       [
         { kind: 'runInsert', run: run() },
@@ -59,15 +60,24 @@ describe('mapping', () => {
         { kind: 'taskInsert', task: task({ id: 'b' }) },
         { kind: 'taskUpdate', id: 'a', patch: { state: 'assigned' } },
         { kind: 'taskInsert', task: task({ id: 'c' }) },
+        { kind: 'taskUpdate', id: 'b', patch: { state: 'assigned' } },
+        { kind: 'taskUpdate', id: 'a', patch: { state: 'running' } },
       ],
       questionMarks,
     );
-    expect(steps.map((s) => (s.op === 'insert' ? `insert ${s.mapping.table} ${s.rows.length}` : s.op))).toStrictEqual([
-      'insert runs 1',
-      'insert tasks 2',
-      'update',
-      'insert tasks 1',
-    ]);
+    const describe = (s: (typeof steps)[number]) =>
+      s.op === 'insert' ? `insert ${s.mapping.table} ${s.rows.length}` : s.op === 'update' ? `update ${s.mapping.table} ${s.rows.map((r) => r.id).join('+')}` : s.op;
+    // a's second update must run after its first: it lands one level later.
+    expect(steps.map(describe)).toStrictEqual(['insert runs 1', 'insert tasks 3', 'update tasks a+b', 'update tasks a']);
+  });
+
+  it('builds one typed UPDATE ... FROM (VALUES ...) for many rows', () => {
+    const { columns } = TASKS.encodePatch({ state: 'running', startedAt: 5 });
+    const [s] = bulkUpdateStatements(TASKS as never, columns, [{ id: 'a', values: ['running', 5] }, { id: 'b', values: ['running', null] }], dollarNumbers);
+    expect(s.sql).toBe(
+      'UPDATE tasks SET state = v.state, started_at = v.started_at FROM (VALUES (CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT)), (CAST($4 AS TEXT), CAST($5 AS TEXT), CAST($6 AS BIGINT))) AS v(id, state, started_at) WHERE tasks.id = v.id',
+    );
+    expect(s.values).toStrictEqual(['a', 'running', 5, 'b', 'running', null]);
   });
 
   it('decodes driver values: BIGINT as bigint or string, JSON text, nulls', () => {
