@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { add, resources, subtract, type Resources } from '../core/resources.js';
 import { placeTasks, type PlacementTask, type PlacementWorker } from '../core/placement.js';
+import { Predictor, toResources, type Prediction, type TaskShape } from '../core/predictor.js';
 import { failureCause, retryDelayMs, shouldRetry, type FailureCause } from '../core/retry.js';
 import { findWorkerType } from '../core/worker-types.js';
 import { CloseCode, type CoordinatorMessage, type HelloMessage, type ResultMessage, type Usage } from '../schema/protocol.js';
 import { TERMINAL_TASK_STATES, type SubmitBody, type TaskState } from '../schema/task.js';
-import type { AttemptRecord, Change, RunRecord, Store, TaskRecord, UsageSampleRecord, WorkerRecord } from '../store/store.js';
+import type { AttemptRecord, Change, RunRecord, Store, TaskHistoryRecord, TaskRecord, UsageSampleRecord, WorkerRecord } from '../store/store.js';
 import type { CoordinatorSettings } from './config.js';
 import { ApiError, notFound } from './errors.js';
 import { EventBus } from './events.js';
@@ -41,6 +42,13 @@ interface WorkerSession {
   infraFailures: number;
   quarantinedUntil: number | null;
   onTrial: boolean;
+}
+
+/** History rows loaded into the predictor at start (newest first); older ones add little. */
+const HISTORY_LOAD_LIMIT = 100_000;
+
+function shapeOf(t: TaskRecord): TaskShape {
+  return { name: t.name, kind: t.kind, modelType: t.modelType, modelName: t.modelName, batchSize: t.batchSize, labels: t.labels };
 }
 
 type InboxMessage = { type: 'started'; attemptId: string; pid: number } | ResultMessage;
@@ -96,6 +104,9 @@ export class Coordinator {
   /** Workers a task failed on; placement prefers others. */
   private readonly avoid = new Map<string, string[]>();
   private wakeTimer: NodeJS.Timeout | null = null;
+  /** Learns from every finished attempt; estimates what undeclared tasks need and how long tasks take. */
+  private predictor = new Predictor();
+  private readonly predictions = new Map<string, Prediction>();
   private inbox: Array<{ workerId: string; msg: InboxMessage; resolve: () => void; reject: (err: unknown) => void }> = [];
   private inboxQueued = false;
   private readonly runs = new Map<string, RunProgress>();
@@ -122,7 +133,9 @@ export class Coordinator {
   /** Rebuilds the view from the store and starts the failure detector. */
   async start(): Promise<void> {
     this.seq = await this.store.maxTaskSeq();
+    this.predictor = Predictor.fromHistory(await this.store.listTaskHistory({ limit: HISTORY_LOAD_LIMIT }));
     const live = await this.store.listTasks({ states: ['pending', 'assigned', 'running'] });
+    for (const t of live) this.predictions.set(t.id, this.predictor.predict(shapeOf(t)));
     const now = this.now();
     for (const t of live) this.tasks.set(t.id, t);
     const runIds = new Set(live.map((t) => t.runId));
@@ -167,7 +180,13 @@ export class Coordinator {
   async submit(body: SubmitBody): Promise<{ runId: string; taskIds: string[] }> {
     return this.serial.run(async () => {
       const now = this.now();
-      const { run, tasks } = planSubmission(body, now, () => ++this.seq);
+      const predicted = new Map<string, Prediction>();
+      const { run, tasks } = planSubmission(body, now, () => ++this.seq, (spec) => {
+        const p = this.predictor.predict(spec);
+        predicted.set(spec.name, p);
+        return toResources(p);
+      });
+      for (const t of tasks) this.predictions.set(t.id, predicted.get(t.name) ?? this.predictor.predict(shapeOf(t)));
       const fleet = this.fleetTypes();
       const tx = new Tx();
       tx.changes.push({ kind: 'runInsert', run });
@@ -191,6 +210,7 @@ export class Coordinator {
         this.runs.delete(run.id);
         for (const t of tasks) {
           this.tasks.delete(t.id);
+          this.predictions.delete(t.id);
           for (const dep of t.dependsOn) this.dependents.get(dep)?.delete(t.id);
         }
         throw err;
@@ -395,28 +415,30 @@ export class Coordinator {
     });
     const task = this.tasks.get(att.taskId);
     if (task && task.currentAttemptId === att.id) {
-      tx.changes.push({
-        kind: 'taskHistory',
-        row: {
-          attemptId: att.id,
-          taskId: task.id,
-          name: task.name,
-          kind: task.kind,
-          modelType: task.modelType,
-          modelName: task.modelName,
-          batchSize: task.batchSize,
-          labels: task.labels,
-          workerType: w?.record.type ?? 'unknown',
-          succeeded: result.status === 'succeeded',
-          durationMs: result.durationMs,
-          peakMemoryMb: result.usage.peakMemoryMb,
-          cpuSeconds: result.usage.cpuSeconds,
-          gpuMemoryMb: null,
-          predictedDurationMs: null,
-          predictedMemoryMb: null,
-          finishedAt: now,
-        },
-      });
+      // Only learned estimates count towards accuracy: the built-in defaults are not predictions.
+      const prediction = this.predictions.get(task.id);
+      const learned = prediction && prediction.method !== 'default' ? prediction : undefined;
+      const row: TaskHistoryRecord = {
+        attemptId: att.id,
+        taskId: task.id,
+        name: task.name,
+        kind: task.kind,
+        modelType: task.modelType,
+        modelName: task.modelName,
+        batchSize: task.batchSize,
+        labels: task.labels,
+        workerType: w?.record.type ?? 'unknown',
+        succeeded: result.status === 'succeeded',
+        durationMs: result.durationMs,
+        peakMemoryMb: result.usage.peakMemoryMb,
+        cpuSeconds: result.usage.cpuSeconds,
+        gpuMemoryMb: null,
+        predictedDurationMs: learned?.durationMs ?? null,
+        predictedMemoryMb: learned?.expectedPeakMemoryMb ?? null,
+        finishedAt: now,
+      };
+      tx.changes.push({ kind: 'taskHistory', row });
+      tx.effects.push(() => this.predictor.add(row));
       const outcome = {
         finishedAt: now,
         durationMs: result.durationMs,
@@ -474,7 +496,7 @@ export class Coordinator {
         wakeAt = Math.min(wakeAt, notBefore);
         continue;
       }
-      tasks.push({ id, priority: t.priority, seq: t.seq, resources: t.resources, avoidWorkerIds: this.avoid.get(id) });
+      tasks.push({ id, priority: t.priority, seq: t.seq, resources: t.resources, durationMs: this.predictions.get(id)?.durationMs, avoidWorkerIds: this.avoid.get(id) });
     }
     const workers: PlacementWorker[] = [];
     for (const w of this.workers.values()) {
@@ -714,6 +736,7 @@ export class Coordinator {
       this.pendingReasons.delete(task.id);
       this.notBefore.delete(task.id);
       this.avoid.delete(task.id);
+      this.predictions.delete(task.id);
       this.doneStates.set(task.id, patch.state);
       this.emitTask(task);
     });
@@ -824,6 +847,11 @@ export class Coordinator {
   }
 
   // ---------------------------------------------------------------- read views
+
+  /** The predictor's estimate for a task shape (GET /api/v1/predictions). */
+  predict(shape: TaskShape): Prediction {
+    return this.predictor.predict(shape);
+  }
 
   /** The live copy of a non-terminal task (with its pending reason), or undefined. */
   liveTask(id: string): { task: TaskRecord; pendingReason: string | undefined } | undefined {

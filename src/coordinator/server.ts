@@ -2,7 +2,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
+import { historyAccuracy } from '../dashboard/accuracy.js';
 import { clusterApi } from './api/cluster.js';
+import { predictionsApi } from './api/predictions.js';
 import { dashboardApi } from './api/dashboard.js';
 import { eventsApi } from './api/events.js';
 import { metricsApi } from './api/metrics.js';
@@ -66,10 +68,13 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
   await app.register(tasksApi(coordinator, opts.store));
   await app.register(runsApi(opts.store));
   await app.register(workersApi(coordinator));
-  await app.register(clusterApi(coordinator, opts.store, leader));
+  // One accuracy source, so /api/v1/cluster, /metrics and the dashboard report the same figure.
+  const predictionAccuracy = historyAccuracy(opts.store);
+  await app.register(clusterApi(coordinator, opts.store, leader, predictionAccuracy));
   await app.register(eventsApi(coordinator));
-  await app.register(metricsApi(coordinator, opts.store));
-  await app.register(dashboardApi(coordinator, opts.store));
+  await app.register(predictionsApi(coordinator));
+  await app.register(metricsApi(coordinator, opts.store, { predictionAccuracy }));
+  await app.register(dashboardApi(coordinator, opts.store, { predictionAccuracy }));
 
   const wss = attachWorkerSocket(app, coordinator, log, {
     workerToken: opts.workerToken ?? token,

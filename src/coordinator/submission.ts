@@ -1,4 +1,4 @@
-import { DEFAULT_TASK_RESOURCES, fits, resources, formatResources, type Resources } from '../core/resources.js';
+import { fits, resources, formatResources, type Resources } from '../core/resources.js';
 import type { WorkerType } from '../core/worker-types.js';
 import type { SubmitBody } from '../schema/task.js';
 import type { RunRecord, TaskRecord } from '../store/store.js';
@@ -9,7 +9,7 @@ import { newId } from './ids.js';
  * Turns a validated submission into the run and task records to store. Checks what the schema
  * cannot: unique names, known dependencies, no cycles. Throws ApiError(400) naming the task.
  */
-export function planSubmission(body: SubmitBody, now: number, nextSeq: () => number): { run: RunRecord; tasks: TaskRecord[] } {
+export function planSubmission(body: SubmitBody, now: number, nextSeq: () => number, estimate: (task: SubmitBody['tasks'][number]) => Resources): { run: RunRecord; tasks: TaskRecord[] } {
   const run: RunRecord = { id: newId('run'), name: body.suite ?? 'api', state: 'running', createdAt: now, startedAt: now, finishedAt: null };
   const idByName = new Map<string, string>();
   body.tasks.forEach((t, i) => {
@@ -33,7 +33,8 @@ export function planSubmission(body: SubmitBody, now: number, nextSeq: () => num
       env: t.env ?? {},
       cwd: t.cwd ?? null,
       declaredResources: declared,
-      resources: declared ?? resources(DEFAULT_TASK_RESOURCES),
+      // A task that declares nothing is reserved what the predictor expects it to need.
+      resources: declared ?? estimate(t),
       labels: t.labels ?? {},
       priority: t.priority,
       timeoutSec: t.timeoutSec,

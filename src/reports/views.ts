@@ -1,5 +1,6 @@
 import type { AttemptRecord, RunRecord, TaskRecord } from '../store/store.js';
 import type { Resources } from '../core/resources.js';
+import { classify, type TaskClass } from '../core/classify.js';
 
 // The public shapes of tasks and runs (report.json, DESIGN.md section 10; the API returns the same).
 
@@ -16,6 +17,8 @@ export interface TaskView {
   workerType: string | null;
   resources: Resources;
   resourcesDeclared: boolean;
+  /** gpu-bound, memory-bound, cpu-bound or default, from what it reserves. */
+  taskClass: TaskClass;
   priority: number;
   dependsOn: string[];
   createdAt: string | null;
@@ -39,6 +42,7 @@ export function taskView(t: TaskRecord): TaskView {
     workerType: t.workerType,
     resources: t.resources,
     resourcesDeclared: t.declaredResources !== null,
+    taskClass: classify(t.resources),
     priority: t.priority,
     dependsOn: t.dependsOn,
     createdAt: iso(t.createdAt),

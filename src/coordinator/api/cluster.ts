@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { PredictionAccuracySource } from '../../dashboard/accuracy.js';
 import type { Store } from '../../store/store.js';
 import type { Coordinator } from '../coordinator.js';
 
 const DecisionsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(100) });
 
-export function clusterApi(coordinator: Coordinator, store: Store, leader: () => { id: string; url: string }) {
+export function clusterApi(coordinator: Coordinator, store: Store, leader: () => { id: string; url: string }, predictionAccuracy: PredictionAccuracySource) {
   return async function plugin(app: FastifyInstance) {
-    app.get('/api/v1/cluster', async () => ({ ...coordinator.clusterView(), leader: leader() }));
+    app.get('/api/v1/cluster', async () => ({ ...coordinator.clusterView(), prediction: await predictionAccuracy(), leader: leader() }));
 
     app.get('/api/v1/scaling/decisions', async (request) => {
       const { limit } = DecisionsQuery.parse(request.query);
