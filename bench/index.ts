@@ -1,11 +1,13 @@
 import { chaosBench } from './chaos.js';
 import { dispatchBench } from './dispatch.js';
 import type { Bench, Figure } from './figures.js';
+import { packingBench } from './packing.js';
 import { placementBench } from './placement.js';
+import { predictionBench } from './prediction.js';
 
 // `npm run bench -- [name...] [--quick] [--json]`: runs the named benchmarks (all by default).
 
-const BENCHES: Bench[] = [placementBench, dispatchBench, chaosBench];
+const BENCHES: Bench[] = [placementBench, packingBench, predictionBench, dispatchBench, chaosBench];
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
