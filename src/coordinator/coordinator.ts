@@ -6,7 +6,7 @@ import { failureCause, retryDelayMs, shouldRetry, type FailureCause } from '../c
 import { findWorkerType } from '../core/worker-types.js';
 import { CloseCode, type CoordinatorMessage, type HelloMessage, type ResultMessage, type Usage } from '../schema/protocol.js';
 import { TERMINAL_TASK_STATES, type SubmitBody, type TaskState } from '../schema/task.js';
-import type { AttemptRecord, Change, RunRecord, Store, TaskHistoryRecord, TaskRecord, UsageSampleRecord, WorkerRecord } from '../store/store.js';
+import type { AttemptRecord, Change, Fence, RunRecord, ScalingDecisionRecord, Store, TaskHistoryRecord, TaskRecord, UsageSampleRecord, WorkerRecord } from '../store/store.js';
 import type { CoordinatorSettings } from './config.js';
 import { ApiError, notFound } from './errors.js';
 import { EventBus } from './events.js';
@@ -42,6 +42,9 @@ interface WorkerSession {
   infraFailures: number;
   quarantinedUntil: number | null;
   onTrial: boolean;
+  /** Since when it has run nothing (null while busy): the scaling policy drains long-idle workers. */
+  idleSince: number | null;
+  drainedBy: 'operator' | 'scaling' | null;
 }
 
 /** History rows loaded into the predictor at start (newest first); older ones add little. */
@@ -76,6 +79,8 @@ export interface CoordinatorDeps {
   logger: Logger;
   settings: CoordinatorSettings;
   clock?: () => number;
+  /** The leader's fence (high availability): every write carries it, so a deposed leader's writes are refused. */
+  fence?: () => Fence | undefined;
 }
 
 /**
@@ -89,6 +94,7 @@ export class Coordinator {
   private readonly log: Logger;
   private readonly settings: CoordinatorSettings;
   private readonly now: () => number;
+  private readonly fence?: () => Fence | undefined;
   private readonly serial = new Serial();
 
   /** Non-terminal tasks. */
@@ -126,6 +132,7 @@ export class Coordinator {
     this.log = deps.logger;
     this.settings = deps.settings;
     this.now = deps.clock ?? Date.now;
+    this.fence = deps.fence;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -244,18 +251,71 @@ export class Coordinator {
     });
   }
 
-  async drain(workerId: string): Promise<WorkerRecord> {
+  /** Stops placing work on a worker; its running tasks finish. `by` tells an operator's drain from the autoscaler's. */
+  async drain(workerId: string, by: 'operator' | 'scaling' = 'operator'): Promise<WorkerRecord> {
     return this.serial.run(async () => {
       const w = this.workers.get(workerId);
       if (!w || w.record.state === 'lost' || w.record.state === 'terminated') throw notFound('worker', workerId);
       if (w.record.state !== 'draining') {
-        await this.store.write([{ kind: 'workerUpdate', id: workerId, patch: { state: 'draining' } }]);
+        await this.store.write([{ kind: 'workerUpdate', id: workerId, patch: { state: 'draining' } }], this.fence?.());
         w.record = { ...w.record, state: 'draining' };
+        w.drainedBy = by;
         w.link?.send({ type: 'drain' });
         this.bus.emit('worker', { workerId, type: w.record.type, state: 'draining', at: this.now() });
       }
       return w.record;
     });
+  }
+
+  /** Takes a worker the autoscaler drained back into service (pending work fits it). */
+  async undrain(workerId: string): Promise<void> {
+    await this.serial.run(async () => {
+      const w = this.workers.get(workerId);
+      if (!w || w.record.state !== 'draining') return;
+      await this.store.write([{ kind: 'workerUpdate', id: workerId, patch: { state: 'active' } }], this.fence?.());
+      w.record = { ...w.record, state: 'active' };
+      w.drainedBy = null;
+      this.bus.emit('worker', { workerId, type: w.record.type, state: 'active', at: this.now() });
+    });
+    this.trigger();
+  }
+
+  /** Fails pending tasks at once (no worker type can ever fit them), with the reason. */
+  async failPending(failures: ReadonlyArray<{ taskId: string; reason: string }>): Promise<void> {
+    await this.serial.run(async () => {
+      const tx = new Tx();
+      for (const f of failures) {
+        const task = this.tasks.get(f.taskId);
+        if (task?.state === 'pending') this.finishTask(tx, task, { state: 'failed', finishedAt: this.now(), reason: f.reason });
+      }
+      await this.commit(tx);
+    });
+  }
+
+  /** Stores a scaling decision and tells subscribers (metrics, dashboard, event stream). */
+  async recordScalingDecision(decision: ScalingDecisionRecord): Promise<void> {
+    await this.store.write([{ kind: 'scalingDecision', decision }], this.fence?.());
+    this.bus.emit('scaling', { action: decision.action, workerType: decision.workerType, count: decision.count, reason: decision.reason, at: decision.at });
+  }
+
+  /** What the scaling policy needs: every live worker and the pending (ready) demand. */
+  scalingSnapshot() {
+    const workers = [...this.workers.values()].map((w) => ({
+      id: w.record.id,
+      type: w.record.type,
+      provider: w.record.provider,
+      capacity: w.record.resources,
+      reserved: w.reserved,
+      usage: w.usage ?? undefined,
+      state: w.link ? w.record.state : ('connecting' as const),
+      idleSinceMs: w.attempts.size === 0 ? (w.idleSince ?? this.now()) : null,
+      drainedBy: w.drainedBy ?? undefined,
+    }));
+    const pending = [...this.ready].map((id) => {
+      const t = this.tasks.get(id)!;
+      return { id, resources: t.resources, priority: t.priority, seq: t.seq };
+    });
+    return { workers, pending };
   }
 
   // ---------------------------------------------------------------- worker protocol
@@ -275,7 +335,7 @@ export class Coordinator {
         registeredAt: w?.record.registeredAt ?? now,
         lastSeenAt: now,
       };
-      await this.store.write([{ kind: 'workerUpsert', worker: record }]);
+      await this.store.write([{ kind: 'workerUpsert', worker: record }], this.fence?.());
       if (!w) {
         w = {
           record,
@@ -289,6 +349,8 @@ export class Coordinator {
           infraFailures: 0,
           quarantinedUntil: null,
           onTrial: false,
+          idleSince: now,
+          drainedBy: null,
         };
         this.workers.set(record.id, w);
       } else {
@@ -634,27 +696,27 @@ export class Coordinator {
    * A provider saw the worker's process or machine go away (a local process exited, a pod was
    * deleted): no need to wait out the reconnect grace.
    */
-  async markWorkerGone(workerId: string, reason: string): Promise<void> {
+  async markWorkerGone(workerId: string, reason: string, state: 'lost' | 'terminated' = 'lost'): Promise<void> {
     await this.serial.run(async () => {
       const w = this.workers.get(workerId);
       if (!w) return;
       const tx = new Tx();
-      this.loseWorker(tx, w, `worker ${workerId} lost: ${reason}`);
+      this.loseWorker(tx, w, `worker ${workerId} ${state}: ${reason}`, state);
       await this.commit(tx);
     });
     this.trigger();
   }
 
-  private loseWorker(tx: Tx, w: WorkerSession, reason: string): void {
+  private loseWorker(tx: Tx, w: WorkerSession, reason: string, state: 'lost' | 'terminated' = 'lost'): void {
     const now = this.now();
-    tx.changes.push({ kind: 'workerUpdate', id: w.record.id, patch: { state: 'lost', lastSeenAt: w.lastSeenAt } });
+    tx.changes.push({ kind: 'workerUpdate', id: w.record.id, patch: { state, lastSeenAt: w.lastSeenAt } });
     for (const att of w.attempts.values()) this.loseAttempt(tx, att.id, att.taskId, reason, att);
     tx.effects.push(() => {
       w.link?.close(CloseCode.lost, 'declared lost: reconnect to register again');
       w.link = null;
-      w.record = { ...w.record, state: 'lost' };
+      w.record = { ...w.record, state };
       this.workers.delete(w.record.id);
-      this.bus.emit('worker', { workerId: w.record.id, type: w.record.type, state: 'lost', at: now });
+      this.bus.emit('worker', { workerId: w.record.id, type: w.record.type, state, at: now });
     });
     this.log.warn({ workerId: w.record.id, attempts: w.attempts.size }, reason);
   }
@@ -791,12 +853,13 @@ export class Coordinator {
         }
       });
     }
-    if (tx.changes.length > 0) await this.store.write(tx.changes);
+    if (tx.changes.length > 0) await this.store.write(tx.changes, this.fence?.());
     for (const effect of tx.effects) effect();
   }
 
   private reserve(w: WorkerSession, att: ActiveAttempt): void {
     w.attempts.set(att.id, att);
+    w.idleSince = null;
     w.reserved = add(w.reserved, att.resources);
     const taken = new Set(att.gpuIndices);
     w.freeGpuIndices = w.freeGpuIndices.filter((i) => !taken.has(i));
@@ -807,6 +870,7 @@ export class Coordinator {
     this.attempts.delete(att.id);
     const w = this.workers.get(att.workerId);
     if (!w || !w.attempts.delete(att.id)) return;
+    if (w.attempts.size === 0) w.idleSince = this.now();
     w.reserved = subtract(w.reserved, att.resources);
     w.freeGpuIndices = [...w.freeGpuIndices, ...att.gpuIndices].sort((a, b) => a - b);
   }
@@ -843,7 +907,7 @@ export class Coordinator {
     if (this.usageBuffer.length === 0) return;
     const samples = this.usageBuffer;
     this.usageBuffer = [];
-    await this.store.write([{ kind: 'usageSamples', samples }]);
+    await this.store.write([{ kind: 'usageSamples', samples }], this.fence?.());
   }
 
   // ---------------------------------------------------------------- read views

@@ -16,6 +16,8 @@ import { DEFAULT_SETTINGS, type CoordinatorSettings } from './config.js';
 import { Coordinator } from './coordinator.js';
 import { ApiError, registerErrorHandler } from './errors.js';
 import { newId } from './ids.js';
+import type { ManagedInstance } from '../providers/manager.js';
+import { ScalingExecutor, type ScalingExecutorOptions } from './scaling-executor.js';
 import { attachWorkerSocket } from './worker-socket.js';
 
 export interface CoordinatorServerOptions {
@@ -29,6 +31,11 @@ export interface CoordinatorServerOptions {
   /** Worker token; defaults to `token`. */
   workerToken?: string;
   settings?: Partial<CoordinatorSettings>;
+  /**
+   * Autoscaling: given this coordinator's URL (for new workers) and the callback the providers' manager
+   * must report instance changes to, returns the manager, the types it may create and the policy's config.
+   */
+  scaling?: (url: string, onInstanceChange: (instance: ManagedInstance) => void) => Omit<ScalingExecutorOptions, 'coordinator' | 'logger'>;
   bodyLimitBytes?: number;
   maxFrameBytes?: number;
 }
@@ -38,6 +45,7 @@ export interface CoordinatorServer {
   url: string;
   port: number;
   coordinator: Coordinator;
+  scaling: ScalingExecutor | null;
   app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -86,14 +94,22 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
   log.info({ url, coordinatorId: id }, 'coordinator listening');
+  let scaling: ScalingExecutor | null = null;
+  if (opts.scaling) {
+    const executor: ScalingExecutor = new ScalingExecutor({ ...opts.scaling(url, (i) => executor.onInstanceChange(i)), coordinator, logger: log });
+    scaling = executor;
+  }
+  scaling?.start();
 
   return {
     id,
     url,
     port: addr.port,
     coordinator,
+    scaling,
     app,
     async close() {
+      await scaling?.stop();
       await coordinator.stop();
       for (const client of wss.clients) client.terminate();
       wss.close();

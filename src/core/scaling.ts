@@ -46,6 +46,8 @@ export const ScalingConfigSchema = z
   .object({
     /** A type whose reserved utilization (dominant resource) is above this gets more workers. */
     scaleUpThreshold: z.number().gt(0).lte(1).default(0.8),
+    /** Utilization must stay above scaleUpThreshold this long before it alone adds workers (one busy moment is no trend). */
+    utilizationSustainMs: z.number().int().nonnegative().default(30_000),
     /** Utilization-driven scale-up adds enough workers to bring the type down to this; scale-down stops above it. */
     targetUtilization: z.number().gt(0).lte(1).default(0.7),
     /** Idle workers of a type are drained only while the type's reserved utilization is below this. */
@@ -143,6 +145,11 @@ export interface ScalingRequest {
   /** When the last scale-up was executed (epoch ms), null if never. */
   lastScaleUpAt: number | null;
   recommend: Recommender;
+  /**
+   * Since when each type's reserved utilization has been above scaleUpThreshold without a break (from the
+   * previous replies' `aboveThreshold`); a type absent here has just crossed it.
+   */
+  aboveThresholdSince?: Readonly<Record<string, number>>;
 }
 
 export type ScalingAction = 'scale_up' | 'scale_down' | 'maintain';
@@ -192,6 +199,8 @@ export interface ScalingReply {
   undrain: string[];
   /** Tasks that no worker type can ever fit: fail them now. */
   infeasible: { taskId: string; reason: string }[];
+  /** Types whose reserved utilization is above scaleUpThreshold now (the caller tracks since when). */
+  aboveThreshold: string[];
 }
 
 // ------------------------------------------------------------------------------------------------ policy
@@ -241,6 +250,7 @@ export function decideScaling(req: ScalingRequest): ScalingReply {
   // 1. Infeasible demand.
   const creatable = config.maxWorkers > 0 ? types.filter((t) => t.max > 0) : [];
   const infeasible: ScalingReply['infeasible'] = [];
+  const aboveThreshold: string[] = [];
   const tasks: PlacementTask[] = [];
   req.pending.forEach((p, i) => {
     const need = { ...p.resources, gpus: wholeGpus(p.resources.gpus) };
@@ -324,8 +334,12 @@ export function decideScaling(req: ScalingRequest): ScalingReply {
     const capacity = add(sumResources(group.map((w) => w.capacity)), scale(type.resources, inFlight.get(type.name) ?? 0));
     const share = dominantShare(reserved, capacity);
     if (share > config.scaleUpThreshold + EPSILON) {
-      const n = workersToReach(reserved, capacity, type.resources, config.targetUtilization);
-      wish(type, n, 'high_utilization', `${type.name} reserved utilization ${pct(share)} > ${pct(config.scaleUpThreshold)}; +${n} to bring it to ${pct(config.targetUtilization)}`);
+      aboveThreshold.push(type.name);
+      const since = req.aboveThresholdSince?.[type.name] ?? req.now;
+      if (req.now - since >= config.utilizationSustainMs) {
+        const n = workersToReach(reserved, capacity, type.resources, config.targetUtilization);
+        wish(type, n, 'high_utilization', `${type.name} reserved utilization ${pct(share)} > ${pct(config.scaleUpThreshold)} for ${Math.round((req.now - since) / 1000)} s; +${n} to bring it to ${pct(config.targetUtilization)}`);
+      }
     }
   }
 
@@ -443,7 +457,7 @@ export function decideScaling(req: ScalingRequest): ScalingReply {
     decisions.push(maintain());
   }
 
-  return { decisions, drain, terminate, undrain: [...undrain].sort(compare), infeasible };
+  return { decisions, drain, terminate, undrain: [...undrain].sort(compare), infeasible, aboveThreshold };
 
   /** Why leftover demand got no new worker: the limits of the types that could hold it. */
   function blocked(): string[] {

@@ -202,21 +202,27 @@ describe('decideScaling: pending demand', () => {
 });
 
 describe('decideScaling: utilization', () => {
-  it('scales up a type above the scale-up threshold toward the target', () => {
+  it('scales up a type that stays above the scale-up threshold toward the target, not on a passing peak', () => {
     // 4 cpu workers at 90% reserved: 14.4 cores / 0.7 = 20.6 cores, so 2 more 4-core workers.
     const workers = Array.from({ length: 4 }, (_, i) => worker(`w${i}`, 'cpu', { reserved: resources({ cpu: 3.6, memoryMb: 4096 }) }));
-    const reply = decideScaling(request({ workers }));
+    const first = decideScaling(request({ workers }));
+    expect(ups(first)).toEqual({});
+    expect(first.aboveThreshold).toEqual(['cpu']);
+    const sustained = DEFAULT_SCALING_CONFIG.utilizationSustainMs;
+    const early = decideScaling(request({ workers, aboveThresholdSince: { cpu: NOW - sustained + 1 } }));
+    expect(ups(early)).toEqual({});
+    const reply = decideScaling(request({ workers, aboveThresholdSince: { cpu: NOW - sustained } }));
     expect(ups(reply)).toEqual({ cpu: 2 });
     const d = only(reply, 'scale_up');
     expect(d.cause).toBe('high_utilization');
-    expect(d.reason).toMatch(/cpu reserved utilization 90% > 80%; \+2 to bring it to 70%/);
+    expect(d.reason).toMatch(/cpu reserved utilization 90% > 80% for 30 s; \+2 to bring it to 70%/);
     expect(d.utilization.cpu).toBeCloseTo(0.9);
     expect(d.utilization.overall).toBeCloseTo(0.9);
   });
 
   it('does not scale up again while that capacity is being provisioned', () => {
     const workers = Array.from({ length: 4 }, (_, i) => worker(`w${i}`, 'cpu', { reserved: resources({ cpu: 3.6, memoryMb: 4096 }) }));
-    const reply = decideScaling(request({ workers, provisioning: [{ type: 'cpu', count: 2 }] }));
+    const reply = decideScaling(request({ workers, provisioning: [{ type: 'cpu', count: 2 }], aboveThresholdSince: { cpu: 0 } }));
     expect(ups(reply)).toEqual({});
   });
 
@@ -404,6 +410,7 @@ describe('scaling configuration and recording', () => {
       scaleUpThreshold: 0.8,
       targetUtilization: 0.7,
       scaleDownThreshold: 0.3,
+      utilizationSustainMs: 30_000,
       idleTimeoutMs: 30_000,
       cooldownAfterScaleUpMs: 60_000,
       evaluationIntervalMs: 5_000,
