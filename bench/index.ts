@@ -1,13 +1,15 @@
 import { chaosBench } from './chaos.js';
 import { dispatchBench } from './dispatch.js';
+import { failoverBench } from './failover.js';
 import type { Bench, Figure } from './figures.js';
 import { packingBench } from './packing.js';
 import { placementBench } from './placement.js';
 import { predictionBench } from './prediction.js';
+import { scalingBench } from './scaling.js';
 
 // `npm run bench -- [name...] [--quick] [--json]`: runs the named benchmarks (all by default).
 
-const BENCHES: Bench[] = [placementBench, packingBench, predictionBench, dispatchBench, chaosBench];
+const BENCHES: Bench[] = [placementBench, packingBench, predictionBench, dispatchBench, scalingBench, chaosBench, failoverBench];
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');

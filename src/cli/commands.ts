@@ -3,10 +3,12 @@ import { startCoordinatorServer } from '../coordinator/server.js';
 import type { CoordinatorSettings } from '../coordinator/config.js';
 import type { Resources } from '../core/resources.js';
 import { createLogger } from '../logging.js';
-import { runView } from '../reports/views.js';
+import { runView, summarize } from '../reports/views.js';
+import { badgeFor, BadgeSourceSchema, MAX_BADGE_LABEL, writeBadge, type BadgeSource } from '../reports/badge.js';
 import { buildReport } from '../reports/report.js';
 import { writeReports, REPORT_FORMATS, type ReportFormat } from '../reports/write.js';
 import { openStore } from '../store/open.js';
+import { redact } from '../store/postgres.js';
 import { loadSuite, suiteToSubmission } from '../suite/parse.js';
 import { startWorkerAgent } from '../worker/agent.js';
 import { ApiClient } from './client.js';
@@ -17,11 +19,17 @@ export async function coordinatorCommand(opts: { host: string; port: number; db:
   const settings = opts.config ? await readSettings(opts.config) : {};
   const logger = createLogger({ level: opts.logLevel, name: 'coordinator' });
   const store = await openStore(opts.db);
-  const server = await startCoordinatorServer({ store, logger, host: opts.host, port: opts.port, token: opts.token, workerToken: opts.workerToken, settings });
-  process.stdout.write(`drm coordinator listening on ${server.url} (database ${opts.db})\n`);
+  // Several coordinators can share a PostgreSQL database: they elect a leader; DuckDB is one process's file.
+  const ha = /^postgres(ql)?:\/\//.test(opts.db);
+  const server = await startCoordinatorServer({ store, logger, host: opts.host, port: opts.port, token: opts.token, workerToken: opts.workerToken, settings, ha });
+  process.stdout.write(`drm coordinator listening on ${server.url} (database ${redactUrl(opts.db)}${ha ? ', high availability: leader election on the database' : ''})\n`);
   await untilSignal();
   await server.close();
   await store.close();
+}
+
+function redactUrl(db: string): string {
+  return /^postgres(ql)?:\/\//.test(db) ? redact(db) : db;
 }
 
 async function readSettings(path: string): Promise<Partial<CoordinatorSettings>> {
@@ -136,6 +144,43 @@ export async function reportCommand(opts: { run?: string; format: string; output
   } finally {
     await store.close();
   }
+}
+
+export async function badgeCommand(opts: { run?: string; db: string; report?: string; outputDir: string; label: string }): Promise<void> {
+  const label = opts.label.trim();
+  if (label === '' || [...label].length > MAX_BADGE_LABEL || /[\u0000-\u001F\u007F]/.test(label)) throw new UsageError(`--label: expected 1 to ${MAX_BADGE_LABEL} printable characters`);
+  const source = opts.report ? await readBadgeSource(opts.report) : await badgeSourceFromDb(opts.db, opts.run);
+  const badge = badgeFor(source, label);
+  const files = await writeBadge(badge, opts.outputDir);
+  process.stdout.write(`wrote ${files.join(', ')}: ${badge.label} | ${badge.message} (${badge.color})\n`);
+}
+
+async function badgeSourceFromDb(db: string, run: string | undefined): Promise<BadgeSource> {
+  const store = await openStore(db);
+  try {
+    const runId = run ?? (await store.listRuns(1))[0]?.id;
+    if (!runId) throw new UsageError(`no runs in ${db}`);
+    const found = await store.getRun(runId);
+    if (!found) throw new UsageError(`--run: run ${runId} not found in ${db}`);
+    return { run: found, summary: summarize(await store.listTasks({ runId })) };
+  } finally {
+    await store.close();
+  }
+}
+
+async function readBadgeSource(path: string): Promise<BadgeSource> {
+  const text = await readFile(path, 'utf8').catch((err: Error) => {
+    throw new UsageError(`--report ${path}: ${err.message}`);
+  });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--report ${path}: not JSON: ${(err as Error).message}`);
+  }
+  const check = BadgeSourceSchema.safeParse(parsed);
+  if (!check.success) throw new UsageError(`--report ${path}: not a drm report.json: ${check.error.issues[0]?.path.join('.')}: ${check.error.issues[0]?.message}`);
+  return check.data;
 }
 
 function untilSignal(): Promise<void> {

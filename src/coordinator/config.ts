@@ -9,6 +9,12 @@ export interface CoordinatorSettings {
   heartbeatTimeoutMs: number;
   /** A worker whose connection closed is lost if it does not come back within this time. */
   reconnectGraceMs: number;
+  /**
+   * After a coordinator starts (restart or takeover), how long its workers have to come back and report
+   * what they still run before those tasks are requeued. Longer than reconnectGraceMs: the workers were
+   * backing off (up to 5 s) while no coordinator answered.
+   */
+  restartGraceMs: number;
   /** Retries, backoff and jitter of failed attempts (core/retry.ts). */
   retry: RetryPolicy;
   /** A worker whose tasks fail this many times in a row for infrastructure reasons is quarantined... */
@@ -24,16 +30,23 @@ export interface CoordinatorSettings {
    */
   infeasible: 'wait' | 'fail';
   fleetTypes?: string[];
+  /** High availability: the leader's lease lasts this long without renewal... */
+  leaseTtlMs: number;
+  /** ...and is renewed (or, by a follower, tried) this often. */
+  leaseRenewMs: number;
 }
 
 export const DEFAULT_SETTINGS: CoordinatorSettings = {
   heartbeatMs: 1000,
   heartbeatTimeoutMs: 5000,
   reconnectGraceMs: 5000,
+  restartGraceMs: 12_000,
   retry: DEFAULT_RETRY_POLICY,
   quarantineAfterFailures: 3,
   quarantineMs: 30_000,
   usageFlushMs: 2000,
   workerTypes: [...BUILTIN_WORKER_TYPES],
   infeasible: 'wait',
+  leaseTtlMs: 5000,
+  leaseRenewMs: 1000,
 };

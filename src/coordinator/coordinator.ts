@@ -6,7 +6,7 @@ import { failureCause, retryDelayMs, shouldRetry, type FailureCause } from '../c
 import { findWorkerType } from '../core/worker-types.js';
 import { CloseCode, type CoordinatorMessage, type HelloMessage, type ResultMessage, type Usage } from '../schema/protocol.js';
 import { TERMINAL_TASK_STATES, type SubmitBody, type TaskState } from '../schema/task.js';
-import type { AttemptRecord, Change, Fence, RunRecord, ScalingDecisionRecord, Store, TaskHistoryRecord, TaskRecord, UsageSampleRecord, WorkerRecord } from '../store/store.js';
+import { FencedError, type AttemptRecord, type Change, type Fence, type RunRecord, type ScalingDecisionRecord, type Store, type TaskHistoryRecord, type TaskRecord, type UsageSampleRecord, type WorkerRecord } from '../store/store.js';
 import type { CoordinatorSettings } from './config.js';
 import { ApiError, notFound } from './errors.js';
 import { EventBus } from './events.js';
@@ -81,6 +81,7 @@ export interface CoordinatorDeps {
   clock?: () => number;
   /** The leader's fence (high availability): every write carries it, so a deposed leader's writes are refused. */
   fence?: () => Fence | undefined;
+  onFenced?: (err: FencedError) => void;
 }
 
 /**
@@ -95,6 +96,7 @@ export class Coordinator {
   private readonly settings: CoordinatorSettings;
   private readonly now: () => number;
   private readonly fence?: () => Fence | undefined;
+  private readonly onFenced?: (err: FencedError) => void;
   private readonly serial = new Serial();
 
   /** Non-terminal tasks. */
@@ -123,7 +125,7 @@ export class Coordinator {
   private usageBuffer: UsageSampleRecord[] = [];
   private seq = 0;
   private scheduleQueued = false;
-  private closed = false;
+  private closed = true;
   private timers: NodeJS.Timeout[] = [];
   lastPlacementMs = 0;
 
@@ -133,12 +135,19 @@ export class Coordinator {
     this.settings = deps.settings;
     this.now = deps.clock ?? Date.now;
     this.fence = deps.fence;
+    this.onFenced = deps.onFenced;
   }
 
   // ---------------------------------------------------------------- lifecycle
 
   /** Rebuilds the view from the store and starts the failure detector. */
+  /** Whether this coordinator schedules (false while it follows another leader, or after stop). */
+  get active(): boolean {
+    return !this.closed;
+  }
+
   async start(): Promise<void> {
+    this.reset();
     this.seq = await this.store.maxTaskSeq();
     this.predictor = Predictor.fromHistory(await this.store.listTaskHistory({ limit: HISTORY_LOAD_LIMIT }));
     const live = await this.store.listTasks({ states: ['pending', 'assigned', 'running'] });
@@ -163,9 +172,11 @@ export class Coordinator {
     for (const t of live) {
       this.indexDependencies(t);
       if (t.state === 'pending') this.markReadyIfDepsDone(t);
-      else if (t.currentAttemptId) this.orphans.set(t.currentAttemptId, { taskId: t.id, deadline: now + this.settings.reconnectGraceMs });
+      else if (t.currentAttemptId) this.orphans.set(t.currentAttemptId, { taskId: t.id, deadline: now + this.settings.restartGraceMs });
     }
     if (live.length > 0) this.log.info({ tasks: live.length, orphans: this.orphans.size }, 'rebuilt view from store');
+    // Open for business only once the view is whole: a worker's hello must find the tasks it runs.
+    this.closed = false;
     const tick = Math.max(100, Math.min(500, this.settings.heartbeatMs / 2));
     this.timers.push(setInterval(() => void this.detectFailures().catch((err) => this.log.error({ err }, 'failure detector')), tick));
     this.timers.push(setInterval(() => void this.flushUsage().catch((err) => this.log.error({ err }, 'usage flush')), this.settings.usageFlushMs));
@@ -176,10 +187,36 @@ export class Coordinator {
   async stop(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    this.timers = [];
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     await this.serial.idle();
-    await this.flushUsage();
+    await this.flushUsage().catch((err) => this.log.warn({ err: (err as Error).message }, 'usage samples not stored at shutdown'));
     for (const w of this.workers.values()) w.link?.close(1001, 'coordinator shutting down');
+  }
+
+  /**
+   * Stops scheduling at once (leadership lost): timers stop, workers are told where the leader is, and
+   * the view is dropped; a later start() rebuilds it from the store.
+   */
+  async deactivate(leader: string | null): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    for (const w of this.workers.values()) {
+      if (leader) w.link?.send({ type: 'redirect', leader });
+      w.link?.close(1012, 'no longer the leader');
+    }
+    await this.serial.idle();
+    this.reset();
+  }
+
+  private reset(): void {
+    for (const m of [this.tasks, this.doneStates, this.dependents, this.pendingReasons, this.notBefore, this.avoid, this.predictions, this.runs, this.workers, this.attempts, this.orphans]) m.clear();
+    this.ready.clear();
+    this.usageBuffer = [];
+    for (const item of this.inbox) item.reject(new Error('coordinator deactivated'));
+    this.inbox = [];
   }
 
   // ---------------------------------------------------------------- API operations
@@ -257,7 +294,7 @@ export class Coordinator {
       const w = this.workers.get(workerId);
       if (!w || w.record.state === 'lost' || w.record.state === 'terminated') throw notFound('worker', workerId);
       if (w.record.state !== 'draining') {
-        await this.store.write([{ kind: 'workerUpdate', id: workerId, patch: { state: 'draining' } }], this.fence?.());
+        await this.write([{ kind: 'workerUpdate', id: workerId, patch: { state: 'draining' } }]);
         w.record = { ...w.record, state: 'draining' };
         w.drainedBy = by;
         w.link?.send({ type: 'drain' });
@@ -272,7 +309,7 @@ export class Coordinator {
     await this.serial.run(async () => {
       const w = this.workers.get(workerId);
       if (!w || w.record.state !== 'draining') return;
-      await this.store.write([{ kind: 'workerUpdate', id: workerId, patch: { state: 'active' } }], this.fence?.());
+      await this.write([{ kind: 'workerUpdate', id: workerId, patch: { state: 'active' } }]);
       w.record = { ...w.record, state: 'active' };
       w.drainedBy = null;
       this.bus.emit('worker', { workerId, type: w.record.type, state: 'active', at: this.now() });
@@ -294,7 +331,7 @@ export class Coordinator {
 
   /** Stores a scaling decision and tells subscribers (metrics, dashboard, event stream). */
   async recordScalingDecision(decision: ScalingDecisionRecord): Promise<void> {
-    await this.store.write([{ kind: 'scalingDecision', decision }], this.fence?.());
+    await this.write([{ kind: 'scalingDecision', decision }]);
     this.bus.emit('scaling', { action: decision.action, workerType: decision.workerType, count: decision.count, reason: decision.reason, at: decision.at });
   }
 
@@ -335,7 +372,7 @@ export class Coordinator {
         registeredAt: w?.record.registeredAt ?? now,
         lastSeenAt: now,
       };
-      await this.store.write([{ kind: 'workerUpsert', worker: record }], this.fence?.());
+      await this.write([{ kind: 'workerUpsert', worker: record }]);
       if (!w) {
         w = {
           record,
@@ -402,6 +439,7 @@ export class Coordinator {
 
   private async drainInbox(): Promise<void> {
     this.inboxQueued = false;
+    if (this.closed) return;
     const batch = this.inbox;
     this.inbox = [];
     const tx = new Tx();
@@ -853,8 +891,18 @@ export class Coordinator {
         }
       });
     }
-    if (tx.changes.length > 0) await this.store.write(tx.changes, this.fence?.());
+    if (tx.changes.length > 0) await this.write(tx.changes);
     for (const effect of tx.effects) effect();
+  }
+
+  /** Every write carries the leader's fence; a fenced-off write means another coordinator leads now. */
+  private async write(changes: readonly Change[]): Promise<void> {
+    try {
+      await this.store.write(changes, this.fence?.());
+    } catch (err) {
+      if (err instanceof FencedError) this.onFenced?.(err);
+      throw err;
+    }
   }
 
   private reserve(w: WorkerSession, att: ActiveAttempt): void {
@@ -907,7 +955,7 @@ export class Coordinator {
     if (this.usageBuffer.length === 0) return;
     const samples = this.usageBuffer;
     this.usageBuffer = [];
-    await this.store.write([{ kind: 'usageSamples', samples }], this.fence?.());
+    await this.write([{ kind: 'usageSamples', samples }]);
   }
 
   // ---------------------------------------------------------------- read views

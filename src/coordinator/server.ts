@@ -18,6 +18,7 @@ import { ApiError, registerErrorHandler } from './errors.js';
 import { newId } from './ids.js';
 import type { ManagedInstance } from '../providers/manager.js';
 import { ScalingExecutor, type ScalingExecutorOptions } from './scaling-executor.js';
+import { Leadership } from './leadership.js';
 import { attachWorkerSocket } from './worker-socket.js';
 
 export interface CoordinatorServerOptions {
@@ -31,6 +32,11 @@ export interface CoordinatorServerOptions {
   /** Worker token; defaults to `token`. */
   workerToken?: string;
   settings?: Partial<CoordinatorSettings>;
+  /**
+   * High availability: several coordinators share the store (PostgreSQL); one leads (lease with a
+   * fencing epoch), the others serve /healthz, answer /readyz with 503 and redirect workers and clients.
+   */
+  ha?: boolean;
   /**
    * Autoscaling: given this coordinator's URL (for new workers) and the callback the providers' manager
    * must report instance changes to, returns the manager, the types it may create and the policy's config.
@@ -54,8 +60,20 @@ export interface CoordinatorServer {
 export async function startCoordinatorServer(opts: CoordinatorServerOptions): Promise<CoordinatorServer> {
   const settings: CoordinatorSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
   const log = opts.logger;
-  const coordinator = new Coordinator({ store: opts.store, logger: log, settings });
-  await coordinator.start();
+  const id = newId('coord');
+  let url = '';
+  let leadership: Leadership | null = null;
+  const coordinator = new Coordinator({
+    store: opts.store,
+    logger: log,
+    settings,
+    fence: () => leadership?.fence(),
+    onFenced: (err) => void leadership?.onFenced(err),
+  });
+  // Without HA this coordinator leads from the start; with HA, only once it holds the lease.
+  const leads = () => (leadership ? leadership.isLeader() && coordinator.active : coordinator.active);
+  const leaderUrl = () => (leadership ? leadership.leader() : url);
+  if (!opts.ha) await coordinator.start();
 
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -70,9 +88,14 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
     if (!tokenMatches(presented, token)) throw new ApiError(401, 'unauthorized', 'missing or invalid token (Authorization: Bearer <token>)');
   });
 
-  const id = newId('coord');
-  let url = '';
-  const leader = () => ({ id, url });
+  const leader = () => ({ id: leadership && !leads() ? null : id, url: leaderUrl() });
+  // A follower sends API clients to the leader (307 keeps method and body), or says none is known yet.
+  app.addHook('onRequest', async (request, reply) => {
+    if (leads() || !request.url.startsWith('/api/')) return;
+    const target = leaderUrl();
+    if (target && target !== url) return reply.redirect(target + request.url, 307);
+    throw new ApiError(503, 'no_leader', 'this coordinator is a follower and no leader is known yet; retry shortly');
+  });
   await app.register(tasksApi(coordinator, opts.store));
   await app.register(runsApi(opts.store));
   await app.register(workersApi(coordinator));
@@ -85,6 +108,8 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
   await app.register(dashboardApi(coordinator, opts.store, { predictionAccuracy }));
 
   const wss = attachWorkerSocket(app, coordinator, log, {
+    leads,
+    leaderUrl,
     workerToken: opts.workerToken ?? token,
     maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024,
     helloTimeoutMs: 10_000,
@@ -99,7 +124,22 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
     const executor: ScalingExecutor = new ScalingExecutor({ ...opts.scaling(url, (i) => executor.onInstanceChange(i)), coordinator, logger: log });
     scaling = executor;
   }
-  scaling?.start();
+  if (opts.ha) {
+    leadership = new Leadership(opts.store, Leadership.holderId(id, url), { ttlMs: settings.leaseTtlMs, renewMs: settings.leaseRenewMs }, {
+      onElected: async () => {
+        const started = Date.now();
+        await coordinator.start();
+        scaling?.start();
+        log.info({ coordinatorId: id, rebuildMs: Date.now() - started }, 'leading: view rebuilt from the store');
+      },
+      onDeposed: async (reason) => {
+        await scaling?.stop();
+        await coordinator.deactivate(leadership?.leader() ?? null);
+        log.warn({ coordinatorId: id, reason }, 'following: stopped scheduling');
+      },
+    }, log);
+    await leadership.start();
+  } else scaling?.start();
 
   return {
     id,
@@ -110,6 +150,7 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
     app,
     async close() {
       await scaling?.stop();
+      await leadership?.stop();
       await coordinator.stop();
       for (const client of wss.clients) client.terminate();
       wss.close();

@@ -11,6 +11,9 @@ import { zodMessage } from './errors.js';
 export const WORKER_PATH = '/api/v1/worker';
 
 export interface WorkerSocketOptions {
+  /** Whether this coordinator leads; a follower redirects workers to `leaderUrl()`. */
+  leads: () => boolean;
+  leaderUrl: () => string | null;
   workerToken?: string;
   maxFrameBytes: number;
   /** A connection that sends no valid hello within this time is closed. */
@@ -76,6 +79,11 @@ function serveWorker(ws: WebSocket, coordinator: Coordinator, log: Logger, opts:
     if (workerId === null) {
       if (msg.type !== 'hello') return reject(`expected hello first, got ${msg.type}`);
       clearTimeout(helloTimer);
+      if (!opts.leads()) {
+        const leader = opts.leaderUrl();
+        if (leader) link.send({ type: 'redirect', leader });
+        return link.close(leader ? 1012 : 1013, leader ? `not the leader; the leader is ${leader}` : 'no leader elected yet; retry');
+      }
       workerId = msg.workerId;
       coordinator.onHello(link, msg).catch((err) => {
         log.error({ err, workerId }, 'hello failed');

@@ -6,7 +6,7 @@ import type { Coordinator } from '../coordinator.js';
 
 const DecisionsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(100) });
 
-export function clusterApi(coordinator: Coordinator, store: Store, leader: () => { id: string; url: string }, predictionAccuracy: PredictionAccuracySource) {
+export function clusterApi(coordinator: Coordinator, store: Store, leader: () => { id: string | null; url: string | null }, predictionAccuracy: PredictionAccuracySource) {
   return async function plugin(app: FastifyInstance) {
     app.get('/api/v1/cluster', async () => ({ ...coordinator.clusterView(), prediction: await predictionAccuracy(), leader: leader() }));
 
@@ -17,7 +17,10 @@ export function clusterApi(coordinator: Coordinator, store: Store, leader: () =>
     });
 
     app.get('/healthz', async () => ({ ok: true }));
-    // Readiness means "this coordinator leads and schedules"; with one coordinator it always does.
-    app.get('/readyz', async () => ({ ready: true, leader: leader() }));
+    // Readiness means "this coordinator leads and schedules": a follower answers 503 and names the leader.
+    app.get('/readyz', async (_request, reply) => {
+      const ready = coordinator.active;
+      return reply.status(ready ? 200 : 503).send({ ready, leader: leader() });
+    });
   };
 }
