@@ -1,3 +1,4 @@
+import { capacityBench } from './capacity.js';
 import { chaosBench } from './chaos.js';
 import { dispatchBench } from './dispatch.js';
 import { failoverBench } from './failover.js';
@@ -9,7 +10,7 @@ import { scalingBench } from './scaling.js';
 
 // `npm run bench -- [name...] [--quick] [--json]`: runs the named benchmarks (all by default).
 
-const BENCHES: Bench[] = [placementBench, packingBench, predictionBench, dispatchBench, scalingBench, chaosBench, failoverBench];
+const BENCHES: Bench[] = [placementBench, packingBench, predictionBench, dispatchBench, capacityBench, scalingBench, chaosBench, failoverBench];
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');

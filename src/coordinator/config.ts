@@ -30,6 +30,12 @@ export interface CoordinatorSettings {
    */
   infeasible: 'wait' | 'fail';
   fleetTypes?: string[];
+  /**
+   * TEST-ONLY (default true): false fails a lost worker's tasks instead of requeueing them, so that
+   * `drm e2e` can prove its reassignment check fails when reassignment is broken
+   * (DRM_E2E_DISABLE_REASSIGNMENT=1). Never set it in production.
+   */
+  reassignLostTasks?: boolean;
   /** High availability: the leader's lease lasts this long without renewal... */
   leaseTtlMs: number;
   /** ...and is renewed (or, by a follower, tried) this often. */

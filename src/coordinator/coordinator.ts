@@ -224,13 +224,19 @@ export class Coordinator {
   async submit(body: SubmitBody): Promise<{ runId: string; taskIds: string[] }> {
     return this.serial.run(async () => {
       const now = this.now();
-      const predicted = new Map<string, Prediction>();
-      const { run, tasks } = planSubmission(body, now, () => ++this.seq, (spec) => {
-        const p = this.predictor.predict(spec);
-        predicted.set(spec.name, p);
-        return toResources(p);
-      });
-      for (const t of tasks) this.predictions.set(t.id, predicted.get(t.name) ?? this.predictor.predict(shapeOf(t)));
+      // Equal predictions share one object: tasks without history get the same defaults, and the
+      // coordinator holds a prediction per queued task.
+      const shared = new Map<string, Prediction>();
+      const predict = (shape: TaskShape) => {
+        const p = this.predictor.predict(shape);
+        const key = JSON.stringify(p);
+        const same = shared.get(key);
+        if (same) return same;
+        shared.set(key, p);
+        return p;
+      };
+      const { run, tasks } = planSubmission(body, now, () => ++this.seq, (spec) => toResources(predict(spec)));
+      for (const t of tasks) this.predictions.set(t.id, predict(shapeOf(t)));
       const fleet = this.fleetTypes();
       const tx = new Tx();
       tx.changes.push({ kind: 'runInsert', run });
@@ -616,7 +622,13 @@ export class Coordinator {
     const reply = placeTasks({ tasks, workers });
     this.lastPlacementMs = performance.now() - started;
     this.pendingReasons.clear();
-    for (const p of reply.pending) this.pendingReasons.set(p.taskId, p.reason);
+    // Reasons repeat across thousands of tasks: keep one copy of each text.
+    const texts = new Map<string, string>();
+    for (const p of reply.pending) {
+      let reason = texts.get(p.reason);
+      if (reason === undefined) texts.set(p.reason, (reason = p.reason));
+      this.pendingReasons.set(p.taskId, reason);
+    }
     this.bus.emit('placement', { durationMs: this.lastPlacementMs, assigned: reply.assignments.length, pending: reply.pending.length, at: this.now() });
     if (reply.assignments.length === 0) return;
 
@@ -763,7 +775,7 @@ export class Coordinator {
     tx.changes.push({ kind: 'attemptUpdate', id: attemptId, patch: { state: 'lost', finishedAt: this.now(), reason } });
     const task = this.tasks.get(taskId);
     if (task && task.currentAttemptId === attemptId) {
-      if (shouldRetry('infrastructure', task.attempts, task, this.settings.retry)) this.requeue(tx, task, reason, att?.workerId ?? task.workerId);
+      if (this.settings.reassignLostTasks !== false && shouldRetry('infrastructure', task.attempts, task, this.settings.retry)) this.requeue(tx, task, reason, att?.workerId ?? task.workerId);
       else this.finishTask(tx, task, { state: 'failed', finishedAt: this.now(), reason: `${reason} (after ${task.attempts} attempts)` });
     }
     tx.effects.push(() => {

@@ -5,6 +5,10 @@ import type { RunRecord, TaskRecord } from '../store/store.js';
 import { ApiError } from './errors.js';
 import { newId } from './ids.js';
 
+// Shared, frozen empties: a coordinator holds every queued task, and 100,000 empty objects add up.
+const NONE: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_DEPENDENCIES: string[] = Object.freeze([]) as unknown as string[];
+
 /**
  * Turns a validated submission into the run and task records to store. Checks what the schema
  * cannot: unique names, known dependencies, no cycles. Throws ApiError(400) naming the task.
@@ -30,16 +34,16 @@ export function planSubmission(body: SubmitBody, now: number, nextSeq: () => num
       name: t.name,
       kind: t.kind,
       command: t.command,
-      env: t.env ?? {},
+      env: t.env && Object.keys(t.env).length > 0 ? t.env : NONE,
       cwd: t.cwd ?? null,
       declaredResources: declared,
       // A task that declares nothing is reserved what the predictor expects it to need.
       resources: declared ?? estimate(t),
-      labels: t.labels ?? {},
+      labels: t.labels && Object.keys(t.labels).length > 0 ? t.labels : NONE,
       priority: t.priority,
       timeoutSec: t.timeoutSec,
       maxRetries: t.maxRetries,
-      dependsOn,
+      dependsOn: dependsOn.length > 0 ? dependsOn : NO_DEPENDENCIES,
       suite: body.suite ?? null,
       modelType: t.modelType ?? null,
       modelName: t.modelName ?? null,
