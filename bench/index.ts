@@ -7,10 +7,11 @@ import { packingBench } from './packing.js';
 import { placementBench } from './placement.js';
 import { predictionBench } from './prediction.js';
 import { scalingBench } from './scaling.js';
+import { storeWritesBench } from './store-writes.js';
 
 // `npm run bench -- [name...] [--quick] [--json]`: runs the named benchmarks (all by default).
 
-const BENCHES: Bench[] = [placementBench, packingBench, predictionBench, dispatchBench, capacityBench, scalingBench, chaosBench, failoverBench];
+const BENCHES: Bench[] = [placementBench, packingBench, predictionBench, storeWritesBench, dispatchBench, capacityBench, scalingBench, chaosBench, failoverBench];
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');

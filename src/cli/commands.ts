@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { startCoordinatorServer } from '../coordinator/server.js';
-import type { CoordinatorSettings } from '../coordinator/config.js';
+import { SettingsFileSchema, settingsFromFile, type SettingsInput } from '../coordinator/config.js';
 import type { Resources } from '../core/resources.js';
 import { createLogger } from '../logging.js';
 import { runView, summarize } from '../reports/views.js';
@@ -12,16 +12,33 @@ import { redact } from '../store/postgres.js';
 import { loadSuite, suiteToSubmission } from '../suite/parse.js';
 import { startWorkerAgent } from '../worker/agent.js';
 import { ApiClient } from './client.js';
+import { readTlsFiles, requireTokenBeyondLoopback, trustedCertificates } from './credentials.js';
 import { UsageError } from './usage-error.js';
 import { parse as parseYaml } from 'yaml';
 
-export async function coordinatorCommand(opts: { host: string; port: number; db: string; token?: string; workerToken?: string; config?: string; logLevel: string }): Promise<void> {
+export interface CoordinatorCommandOptions {
+  host: string;
+  port: number;
+  db: string;
+  token?: string;
+  workerToken?: string;
+  insecure?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  config?: string;
+  logLevel: string;
+}
+
+export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promise<void> {
+  // Everything the operator got wrong is refused before anything is opened.
+  requireTokenBeyondLoopback(opts);
+  const tls = await readTlsFiles(opts.tlsCert, opts.tlsKey);
   const settings = opts.config ? await readSettings(opts.config) : {};
   const logger = createLogger({ level: opts.logLevel, name: 'coordinator' });
   const store = await openStore(opts.db);
   // Several coordinators can share a PostgreSQL database: they elect a leader; DuckDB is one process's file.
   const ha = /^postgres(ql)?:\/\//.test(opts.db);
-  const server = await startCoordinatorServer({ store, logger, host: opts.host, port: opts.port, token: opts.token, workerToken: opts.workerToken, settings, ha });
+  const server = await startCoordinatorServer({ store, logger, host: opts.host, port: opts.port, token: opts.token, workerToken: opts.workerToken, tls, settings, ha });
   process.stdout.write(`drm coordinator listening on ${server.url} (database ${redactUrl(opts.db)}${ha ? ', high availability: leader election on the database' : ''})\n`);
   await untilSignal();
   await server.close();
@@ -32,20 +49,33 @@ function redactUrl(db: string): string {
   return /^postgres(ql)?:\/\//.test(db) ? redact(db) : db;
 }
 
-async function readSettings(path: string): Promise<Partial<CoordinatorSettings>> {
+async function readSettings(path: string): Promise<SettingsInput> {
   const text = await readFile(path, 'utf8').catch((err: Error) => {
     throw new UsageError(`--config ${path}: ${err.message}`);
   });
-  const parsed = parseYaml(text) as unknown;
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text) as unknown;
+  } catch (err) {
+    throw new UsageError(`--config ${path}: ${(err as Error).message.split('\n')[0]}`);
+  }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${path}: expected a mapping of settings`);
-  return parsed as Partial<CoordinatorSettings>;
+  const check = SettingsFileSchema.safeParse(parsed);
+  if (!check.success) {
+    const issue = check.error.issues[0];
+    const field = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+    throw new UsageError(`--config ${path}: ${field.map(String).join('.') || 'settings'}: ${issue.code === 'unrecognized_keys' ? 'unknown setting' : issue.message}`);
+  }
+  return settingsFromFile(check.data);
 }
 
-export async function workerCommand(opts: { coordinator: string[]; token?: string; type: string; resources?: Resources; labels?: Record<string, string>; id?: string; logLevel: string }): Promise<void> {
+export async function workerCommand(opts: { coordinator: string[]; token?: string; caFile?: string; type: string; resources?: Resources; labels?: Record<string, string>; id?: string; logLevel: string }): Promise<void> {
+  const ca = await trustedCertificates(opts.caFile);
   const logger = createLogger({ level: opts.logLevel, name: 'worker' });
   const agent = await startWorkerAgent({
     coordinatorUrls: opts.coordinator,
     token: opts.token,
+    ca,
     workerId: opts.id,
     workerType: opts.type,
     resources: opts.resources,
@@ -60,9 +90,20 @@ export async function workerCommand(opts: { coordinator: string[]; token?: strin
   await agent.done;
 }
 
-export async function submitCommand(suitePath: string, opts: { coordinator: string[]; token?: string; wait: boolean; json: boolean }): Promise<number> {
+/** What every command that talks to a running coordinator takes. */
+export interface ClientOptions {
+  coordinator: string[];
+  token?: string;
+  caFile?: string;
+}
+
+async function apiClient(opts: ClientOptions): Promise<ApiClient> {
+  return new ApiClient(opts.coordinator, opts.token, { ca: await trustedCertificates(opts.caFile) });
+}
+
+export async function submitCommand(suitePath: string, opts: ClientOptions & { wait: boolean; json: boolean }): Promise<number> {
   const suite = await loadSuite(suitePath);
-  const client = new ApiClient(opts.coordinator, opts.token);
+  const client = await apiClient(opts);
   const { runId, taskIds } = await client.request<{ runId: string; taskIds: string[] }>('POST', '/api/v1/tasks', suiteToSubmission(suite));
   if (!opts.wait) {
     process.stdout.write(opts.json ? JSON.stringify({ runId, taskIds }) + '\n' : `submitted run ${runId} (${taskIds.length} tasks)\n`);
@@ -104,8 +145,8 @@ async function waitForRun(client: ApiClient, runId: string, print: (line: string
   });
 }
 
-export async function statusCommand(opts: { coordinator: string[]; token?: string; json: boolean }): Promise<void> {
-  const client = new ApiClient(opts.coordinator, opts.token);
+export async function statusCommand(opts: ClientOptions & { json: boolean }): Promise<void> {
+  const client = await apiClient(opts);
   const [cluster, workers] = await Promise.all([client.request<Record<string, any>>('GET', '/api/v1/cluster'), client.request<{ workers: any[] }>('GET', '/api/v1/workers')]);
   if (opts.json) {
     process.stdout.write(JSON.stringify({ cluster, workers: workers.workers }, null, 2) + '\n');
@@ -121,13 +162,13 @@ export async function statusCommand(opts: { coordinator: string[]; token?: strin
   }
 }
 
-export async function cancelCommand(taskId: string, opts: { coordinator: string[]; token?: string }): Promise<void> {
-  const task = await new ApiClient(opts.coordinator, opts.token).request<{ id: string; state: string }>('POST', `/api/v1/tasks/${encodeURIComponent(taskId)}/cancel`);
+export async function cancelCommand(taskId: string, opts: ClientOptions): Promise<void> {
+  const task = await (await apiClient(opts)).request<{ id: string; state: string }>('POST', `/api/v1/tasks/${encodeURIComponent(taskId)}/cancel`);
   process.stdout.write(`task ${task.id} ${task.state}\n`);
 }
 
-export async function drainCommand(workerId: string, opts: { coordinator: string[]; token?: string }): Promise<void> {
-  const w = await new ApiClient(opts.coordinator, opts.token).request<{ id: string; state: string }>('POST', `/api/v1/workers/${encodeURIComponent(workerId)}/drain`);
+export async function drainCommand(workerId: string, opts: ClientOptions): Promise<void> {
+  const w = await (await apiClient(opts)).request<{ id: string; state: string }>('POST', `/api/v1/workers/${encodeURIComponent(workerId)}/drain`);
   process.stdout.write(`worker ${w.id} ${w.state}\n`);
 }
 

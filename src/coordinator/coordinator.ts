@@ -11,6 +11,7 @@ import type { CoordinatorSettings } from './config.js';
 import { ApiError, notFound } from './errors.js';
 import { EventBus } from './events.js';
 import { newId } from './ids.js';
+import { SecretEnv, unopenableReason } from './secret-env.js';
 import { Serial } from './serial.js';
 import { infeasibleReason, planSubmission } from './submission.js';
 
@@ -82,6 +83,8 @@ export interface CoordinatorDeps {
   /** The leader's fence (high availability): every write carries it, so a deposed leader's writes are refused. */
   fence?: () => Fence | undefined;
   onFenced?: (err: FencedError) => void;
+  /** Seals and opens tasks' secret env (default: a random key, good for this process only). */
+  secrets?: SecretEnv;
 }
 
 /**
@@ -97,6 +100,7 @@ export class Coordinator {
   private readonly now: () => number;
   private readonly fence?: () => Fence | undefined;
   private readonly onFenced?: (err: FencedError) => void;
+  private readonly secrets: SecretEnv;
   private readonly serial = new Serial();
 
   /** Non-terminal tasks. */
@@ -136,6 +140,7 @@ export class Coordinator {
     this.now = deps.clock ?? Date.now;
     this.fence = deps.fence;
     this.onFenced = deps.onFenced;
+    this.secrets = deps.secrets ?? SecretEnv.forToken(undefined);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -175,6 +180,13 @@ export class Coordinator {
       else if (t.currentAttemptId) this.orphans.set(t.currentAttemptId, { taskId: t.id, deadline: now + this.settings.restartGraceMs });
     }
     if (live.length > 0) this.log.info({ tasks: live.length, orphans: this.orphans.size }, 'rebuilt view from store');
+    // A task whose secret env this coordinator cannot open (another token) would run without it: fail it.
+    const sealedOut = new Tx();
+    for (const t of live) {
+      const names = this.secrets.unopenable(t.env);
+      if (names.length > 0) this.finishTask(sealedOut, t, { state: 'failed', finishedAt: now, reason: unopenableReason(names) });
+    }
+    await this.commit(sealedOut);
     // Open for business only once the view is whole: a worker's hello must find the tasks it runs.
     this.closed = false;
     const tick = Math.max(100, Math.min(500, this.settings.heartbeatMs / 2));
@@ -235,7 +247,7 @@ export class Coordinator {
         shared.set(key, p);
         return p;
       };
-      const { run, tasks } = planSubmission(body, now, () => ++this.seq, (spec) => toResources(predict(spec)));
+      const { run, tasks } = planSubmission(body, now, () => ++this.seq, (spec) => toResources(predict(spec)), this.secrets);
       for (const t of tasks) this.predictions.set(t.id, predict(shapeOf(t)));
       const fleet = this.fleetTypes();
       const tx = new Tx();
@@ -350,7 +362,8 @@ export class Coordinator {
       capacity: w.record.resources,
       reserved: w.reserved,
       usage: w.usage ?? undefined,
-      state: w.link ? w.record.state : ('connecting' as const),
+      // A draining worker that disconnected is being stopped: it stays draining, not a live candidate.
+      state: w.link || w.record.state !== 'active' ? w.record.state : ('connecting' as const),
       idleSinceMs: w.attempts.size === 0 ? (w.idleSince ?? this.now()) : null,
       drainedBy: w.drainedBy ?? undefined,
     }));
@@ -672,7 +685,7 @@ export class Coordinator {
           type: 'assign',
           attemptId: attempt.id,
           gpuIndices: a.gpuIndices,
-          task: { taskId: task.id, name: task.name, kind: task.kind, command: task.command, env: task.env, cwd: task.cwd ?? undefined, timeoutSec: task.timeoutSec, resources: task.resources },
+          task: { taskId: task.id, name: task.name, kind: task.kind, command: task.command, ...this.secrets.forWorker(task.env), cwd: task.cwd ?? undefined, timeoutSec: task.timeoutSec, resources: task.resources },
         },
       });
     }

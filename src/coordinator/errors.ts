@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
+import type { RejectionReason } from './events.js';
 
 /** An error that maps to an HTTP status and the API's `{error: {code, message, details}}` body. */
 export class ApiError extends Error {
@@ -29,18 +30,35 @@ export function zodMessage(err: ZodError): string {
   return `${first.path || '(body)'}: ${first.message}${more}`;
 }
 
-export function registerErrorHandler(app: FastifyInstance): void {
+/** The rejection counted for a 4xx answer; null for answers that refuse nothing hostile (404, 409). */
+function rejectionOf(status: number, code: string): RejectionReason | null {
+  if (code === 'too_many_tasks' || code === 'body_too_large' || code === 'too_many_connections' || code === 'forbidden' || code === 'unauthorized') return code;
+  if (status === 400 || status === 415) return 'invalid_request';
+  return null;
+}
+
+/**
+ * Every error becomes `{error: {code, message, details}}`; `onRejection` hears of each refused
+ * request (for drm_rejections_total).
+ */
+export function registerErrorHandler(app: FastifyInstance, limits: { bodyBytes: number }, onRejection: (reason: RejectionReason) => void = () => {}): void {
   app.setErrorHandler((err: FastifyError | ApiError | ZodError, request, reply) => {
+    const send = (status: number, code: string, message: string, details: unknown) => {
+      const reason = rejectionOf(status, code);
+      if (reason) onRejection(reason);
+      return reply.status(status).send({ error: { code, message, details } });
+    };
     if (err instanceof ApiError) {
-      return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, details: err.details ?? null } });
+      // A refused connection is closed once answered, so an over-limit client cannot keep it.
+      if (err.statusCode === 429) reply.header('connection', 'close');
+      return send(err.statusCode, err.code, err.message, err.details ?? null);
     }
-    if (err instanceof ZodError) {
-      return reply.status(400).send({ error: { code: 'invalid_request', message: zodMessage(err), details: zodDetails(err) } });
-    }
+    if (err instanceof ZodError) return send(400, 'invalid_request', zodMessage(err), zodDetails(err));
     const status = err.statusCode ?? 500;
     if (status < 500) {
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(413, 'body_too_large', `request body is larger than the limit of ${limits.bodyBytes} bytes`, { limitBytes: limits.bodyBytes });
       const code = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'invalid_json' : (err.code ?? 'bad_request').toLowerCase();
-      return reply.status(status).send({ error: { code, message: err.message, details: null } });
+      return send(status, code, err.message, null);
     }
     request.log.error({ err }, 'request failed');
     return reply.status(500).send({ error: { code: 'internal', message: 'internal error', details: null } });

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
@@ -11,11 +11,14 @@ import { metricsApi } from './api/metrics.js';
 import { runsApi } from './api/runs.js';
 import { tasksApi } from './api/tasks.js';
 import { workersApi } from './api/workers.js';
-import { bearer, tokenMatches } from './auth.js';
-import { DEFAULT_SETTINGS, type CoordinatorSettings } from './config.js';
+import { checkApiToken } from './auth.js';
+import { resolveSettings, type CoordinatorSettings, type SettingsInput } from './config.js';
 import { Coordinator } from './coordinator.js';
 import { ApiError, registerErrorHandler } from './errors.js';
+import type { RejectionReason } from './events.js';
 import { newId } from './ids.js';
+import { ConnectionLimiter } from './limits.js';
+import { SecretEnv } from './secret-env.js';
 import type { ManagedInstance } from '../providers/manager.js';
 import { ScalingExecutor, type ScalingExecutorOptions } from './scaling-executor.js';
 import { Leadership } from './leadership.js';
@@ -31,7 +34,10 @@ export interface CoordinatorServerOptions {
   token?: string;
   /** Worker token; defaults to `token`. */
   workerToken?: string;
-  settings?: Partial<CoordinatorSettings>;
+  /** Serve HTTPS and WSS with this certificate and key (PEM); plain HTTP without. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Defaults in config.ts; `limits` and `retry` may be given in part. */
+  settings?: SettingsInput;
   /**
    * High availability: several coordinators share the store (PostgreSQL); one leads (lease with a
    * fencing epoch), the others serve /healthz, answer /readyz with 503 and redirect workers and clients.
@@ -42,8 +48,6 @@ export interface CoordinatorServerOptions {
    * must report instance changes to, returns the manager, the types it may create and the policy's config.
    */
   scaling?: (url: string, onInstanceChange: (instance: ManagedInstance) => void) => Omit<ScalingExecutorOptions, 'coordinator' | 'logger'>;
-  bodyLimitBytes?: number;
-  maxFrameBytes?: number;
 }
 
 export interface CoordinatorServer {
@@ -58,8 +62,10 @@ export interface CoordinatorServer {
 
 /** Starts the coordinator: rebuilds its view from the store, then serves the API and worker protocol. */
 export async function startCoordinatorServer(opts: CoordinatorServerOptions): Promise<CoordinatorServer> {
-  const settings: CoordinatorSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const settings: CoordinatorSettings = resolveSettings(opts.settings);
+  const { limits } = settings;
   const log = opts.logger;
+  const tokens = { api: opts.token, worker: opts.workerToken ?? opts.token };
   const id = newId('coord');
   let url = '';
   let leadership: Leadership | null = null;
@@ -69,34 +75,48 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
     settings,
     fence: () => leadership?.fence(),
     onFenced: (err) => void leadership?.onFenced(err),
+    // Derived from the token, so a restarted coordinator (or another of an HA group) opens the same secrets.
+    secrets: SecretEnv.forToken(tokens.api ?? tokens.worker),
   });
+  const rejected = (reason: RejectionReason) => coordinator.bus.emit('rejection', { reason, at: Date.now() });
   // Without HA this coordinator leads from the start; with HA, only once it holds the lease.
   const leads = () => (leadership ? leadership.isLeader() && coordinator.active : coordinator.active);
   const leaderUrl = () => (leadership ? leadership.leader() : url);
   if (!opts.ha) await coordinator.start();
 
-  const app = Fastify({
+  const fastifyOptions = {
     loggerInstance: log as FastifyBaseLogger,
     // Per-request lines would drown the task and worker events that matter.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: opts.bodyLimitBytes ?? 16 * 1024 * 1024 });
-  registerErrorHandler(app);
-  const token = opts.token;
+    bodyLimit: limits.bodyBytes,
+    // A URL the router cannot decode (bad percent-encoding) is refused before any hook runs: same error shape.
+    frameworkErrors: (err: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      rejected('invalid_request');
+      return reply.code(400).send({ error: { code: 'bad_url', message: err.message, details: null } });
+    },
+  };
+  // One server either way: the worker protocol's WebSocket upgrade shares it (wss:// with TLS).
+  const app = (opts.tls ? Fastify({ ...fastifyOptions, https: { cert: opts.tls.cert, key: opts.tls.key } }) : Fastify(fastifyOptions)) as unknown as FastifyInstance;
+  registerErrorHandler(app, limits, rejected);
+  const connections = new ConnectionLimiter(limits.connectionsPerAddress, limits.exemptLoopback);
+  connections.attach(app.server);
+  // Limits first, then the token: an over-limit client learns nothing more.
   app.addHook('onRequest', async (request) => {
-    if (!token || !request.url.startsWith('/api/')) return;
-    const presented = bearer(request.headers.authorization) ?? (request.query as Record<string, string> | undefined)?.token;
-    if (!tokenMatches(presented, token)) throw new ApiError(401, 'unauthorized', 'missing or invalid token (Authorization: Bearer <token>)');
+    if (connections.isOverLimit(request.raw.socket)) {
+      throw new ApiError(429, 'too_many_connections', `too many open connections from ${request.ip} (limit ${limits.connectionsPerAddress}); close some and retry`);
+    }
+    checkApiToken(request, tokens);
   });
 
   const leader = () => ({ id: leadership && !leads() ? null : id, url: leaderUrl() });
   // A follower sends API clients to the leader (307 keeps method and body), or says none is known yet.
   app.addHook('onRequest', async (request, reply) => {
-    if (leads() || !request.url.startsWith('/api/')) return;
+    if (leads() || !request.routeOptions.url?.startsWith('/api/')) return;
     const target = leaderUrl();
     if (target && target !== url) return reply.redirect(target + request.url, 307);
     throw new ApiError(503, 'no_leader', 'this coordinator is a follower and no leader is known yet; retry shortly');
   });
-  await app.register(tasksApi(coordinator, opts.store));
+  await app.register(tasksApi(coordinator, opts.store, limits));
   await app.register(runsApi(opts.store));
   await app.register(workersApi(coordinator));
   // One accuracy source, so /api/v1/cluster, /metrics and the dashboard report the same figure.
@@ -110,14 +130,16 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
   const wss = attachWorkerSocket(app, coordinator, log, {
     leads,
     leaderUrl,
-    workerToken: opts.workerToken ?? token,
-    maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024,
+    workerToken: tokens.worker,
+    maxFrameBytes: limits.frameBytes,
     helloTimeoutMs: 10_000,
+    overLimit: (socket) => connections.isOverLimit(socket),
+    onRejection: rejected,
   });
   await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 7070 });
   const addr = app.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
+  url = `${opts.tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
   log.info({ url, coordinatorId: id }, 'coordinator listening');
   let scaling: ScalingExecutor | null = null;
   if (opts.scaling) {

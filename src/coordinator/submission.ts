@@ -4,6 +4,7 @@ import type { SubmitBody } from '../schema/task.js';
 import type { RunRecord, TaskRecord } from '../store/store.js';
 import { ApiError } from './errors.js';
 import { newId } from './ids.js';
+import type { SecretEnv } from './secret-env.js';
 
 // Shared, frozen empties: a coordinator holds every queued task, and 100,000 empty objects add up.
 const NONE: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -13,7 +14,7 @@ const NO_DEPENDENCIES: string[] = Object.freeze([]) as unknown as string[];
  * Turns a validated submission into the run and task records to store. Checks what the schema
  * cannot: unique names, known dependencies, no cycles. Throws ApiError(400) naming the task.
  */
-export function planSubmission(body: SubmitBody, now: number, nextSeq: () => number, estimate: (task: SubmitBody['tasks'][number]) => Resources): { run: RunRecord; tasks: TaskRecord[] } {
+export function planSubmission(body: SubmitBody, now: number, nextSeq: () => number, estimate: (task: SubmitBody['tasks'][number]) => Resources, secrets: SecretEnv): { run: RunRecord; tasks: TaskRecord[] } {
   const run: RunRecord = { id: newId('run'), name: body.suite ?? 'api', state: 'running', createdAt: now, startedAt: now, finishedAt: null };
   const idByName = new Map<string, string>();
   body.tasks.forEach((t, i) => {
@@ -21,6 +22,9 @@ export function planSubmission(body: SubmitBody, now: number, nextSeq: () => num
     idByName.set(t.name, newId('task'));
   });
   const tasks = body.tasks.map((t, i): TaskRecord => {
+    for (const name of Object.keys(t.secretEnv ?? {})) {
+      if (t.env && Object.hasOwn(t.env, name)) throw invalid(`tasks.${i}.secretEnv.${name}`, `task "${t.name}" sets ${name} in both env and secretEnv`);
+    }
     const dependsOn = (t.dependsOn ?? []).map((dep, j) => {
       const id = idByName.get(dep);
       if (!id) throw invalid(`tasks.${i}.dependsOn.${j}`, `task "${t.name}" depends on unknown task "${dep}"`);
@@ -34,7 +38,8 @@ export function planSubmission(body: SubmitBody, now: number, nextSeq: () => num
       name: t.name,
       kind: t.kind,
       command: t.command,
-      env: t.env && Object.keys(t.env).length > 0 ? t.env : NONE,
+      // Secret values are sealed before they reach the store (coordinator/secret-env.ts).
+      env: t.secretEnv && Object.keys(t.secretEnv).length > 0 ? secrets.toStored(t.env, t.secretEnv) : t.env && Object.keys(t.env).length > 0 ? t.env : NONE,
       cwd: t.cwd ?? null,
       declaredResources: declared,
       // A task that declares nothing is reserved what the predictor expects it to need.

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -7,6 +8,7 @@ import { CloseCode, WorkerMessageSchema, type CoordinatorMessage } from '../sche
 import { bearer, tokenMatches } from './auth.js';
 import type { Coordinator, WorkerLink } from './coordinator.js';
 import { zodMessage } from './errors.js';
+import type { RejectionReason } from './events.js';
 
 export const WORKER_PATH = '/api/v1/worker';
 
@@ -18,17 +20,25 @@ export interface WorkerSocketOptions {
   maxFrameBytes: number;
   /** A connection that sends no valid hello within this time is closed. */
   helloTimeoutMs: number;
+  /** Whether the connection is beyond its address's connection limit (refused with 429). */
+  overLimit: (socket: Socket) => boolean;
+  onRejection: (reason: RejectionReason) => void;
 }
 
 /** Serves the worker protocol (DESIGN.md section 6) on the Fastify server's upgrade requests. */
 export function attachWorkerSocket(app: FastifyInstance, coordinator: Coordinator, log: Logger, opts: WorkerSocketOptions): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes });
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (opts.overLimit(req.socket)) {
+      opts.onRejection('too_many_connections');
+      return refuse(socket, 429, 'Too Many Requests');
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== WORKER_PATH) return refuse(socket, 404, 'Not Found');
-    const token = bearer(req.headers.authorization) ?? url.searchParams.get('token') ?? undefined;
-    if (!tokenMatches(token, opts.workerToken)) {
+    // The token travels in the Authorization header only: a URL ends up in proxy and access logs.
+    if (!tokenMatches(bearer(req.headers.authorization), opts.workerToken)) {
       log.warn({ remote: req.socket.remoteAddress }, 'worker connection refused: bad or missing token');
+      opts.onRejection('unauthorized');
       return refuse(socket, 401, 'Unauthorized');
     }
     wss.handleUpgrade(req, socket, head, (ws) => serveWorker(ws, coordinator, log, opts));
@@ -56,13 +66,19 @@ function serveWorker(ws: WebSocket, coordinator: Coordinator, log: Logger, opts:
       ws.close(code, closeReason(reason));
     },
   };
+  // Once refused, whatever else the peer sends before the close handshake ends is ignored (and not logged).
+  let refused = false;
   const reject = (reason: string) => {
+    if (refused) return;
+    refused = true;
     log.warn({ workerId, reason }, 'worker connection closed: protocol error');
+    opts.onRejection('invalid_message');
     link.close(CloseCode.badMessage, reason);
   };
   const helloTimer = setTimeout(() => reject(`no hello within ${opts.helloTimeoutMs} ms`), opts.helloTimeoutMs);
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (refused) return;
     if (isBinary) return reject('binary frames are not part of the protocol');
     let json: unknown;
     try {
@@ -109,5 +125,12 @@ function serveWorker(ws: WebSocket, coordinator: Coordinator, log: Logger, opts:
     clearTimeout(helloTimer);
     if (workerId !== null) coordinator.onDisconnect(workerId, link);
   });
-  ws.on('error', (err) => log.warn({ err: err.message, workerId }, 'worker socket error'));
+  ws.on('error', (err) => {
+    // ws closes the connection itself on a frame it refuses: 1009 beyond maxPayload, 1007 for a text frame
+    // that is not UTF-8, 1002 for other framing errors.
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') opts.onRejection('frame_too_large');
+    else if (code.startsWith('WS_ERR_')) opts.onRejection('invalid_message');
+    log.warn({ err: err.message, workerId }, 'worker socket error');
+  });
 }

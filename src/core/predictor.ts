@@ -138,7 +138,8 @@ const CATEGORY_ALIASES: Readonly<Record<string, TaskCategory>> = Object.freeze({
 export function categoryOf(modelType: string | null | undefined): TaskCategory {
   if (!modelType) return 'default';
   const key = modelType.trim().toLowerCase().replace(/[-\s]+/g, '_');
-  return CATEGORY_ALIASES[key] ?? 'default';
+  // Own keys only: `constructor` or `__proto__` as a modelType must not reach Object.prototype.
+  return Object.hasOwn(CATEGORY_ALIASES, key) ? CATEGORY_ALIASES[key] : 'default';
 }
 
 /** How a resource grows with batch size: value(b2) = value(b1) * (b2 / b1) ^ exponent. */

@@ -113,6 +113,7 @@ export function parseResources(text: string): Resources {
     if (!m) throw new Error(`invalid resource "${part}" (expected name=number, e.g. cpu=4)`);
     const [, name, value] = m;
     const n = Number(value);
+    if (name in Object.prototype) throw new Error(`invalid resource name "${name}" (reserved)`);
     if ((RESOURCE_NAMES as readonly string[]).includes(name)) r[name as ResourceName] = n;
     else (r.custom ??= {})[name] = n;
   }

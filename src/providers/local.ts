@@ -140,6 +140,12 @@ export class LocalProvider implements Provider {
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /** The pid of an instance's `drm worker` process while it runs (for fault injection: `drm e2e` SIGKILLs one). */
+  pid(instanceId: string): number | undefined {
+    const entry = this.entries.get(instanceId);
+    return entry && entry.exit === undefined ? entry.worker.process.pid : undefined;
+  }
+
   /** Stops every worker (SIGTERM, SIGKILL after the grace) and waits for the processes to exit. */
   async close(): Promise<void> {
     const running = [...this.entries.values()].filter((e) => e.exit === undefined);

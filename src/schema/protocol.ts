@@ -7,6 +7,8 @@ import { ATTEMPT_STATUSES, ResourcesSchema, TaskKindSchema } from './task.js';
 export const CloseCode = { unauthorized: 4001, badMessage: 4002, lost: 4008, replaced: 4009 } as const;
 
 const Id = z.string().min(1).max(200);
+// Process ids and exit codes are 32-bit integers (the tables store them as INTEGER).
+const INT32_MAX = 2_147_483_647;
 const Labels = z.record(z.string().min(1).max(128), z.string().max(256));
 
 export const HelloSchema = z.strictObject({
@@ -29,13 +31,13 @@ export const UsageSchema = z.strictObject({
 
 export const HeartbeatSchema = z.strictObject({ type: z.literal('heartbeat'), usage: UsageSchema });
 
-export const StartedSchema = z.strictObject({ type: z.literal('started'), attemptId: Id, pid: z.number().int().positive() });
+export const StartedSchema = z.strictObject({ type: z.literal('started'), attemptId: Id, pid: z.number().int().positive().max(INT32_MAX) });
 
 export const ResultSchema = z.strictObject({
   type: z.literal('result'),
   attemptId: Id,
   status: z.enum(ATTEMPT_STATUSES),
-  exitCode: z.number().int().nullable(),
+  exitCode: z.number().int().min(-INT32_MAX - 1).max(INT32_MAX).nullable(),
   durationMs: z.number().min(0),
   usage: z.strictObject({ peakMemoryMb: z.number().min(0), cpuSeconds: z.number().min(0) }),
   stdoutTail: z.string().max(1 << 20).default(''),
@@ -57,6 +59,8 @@ export const AssignedTaskSchema = z.strictObject({
   kind: TaskKindSchema,
   command: z.array(z.string()).min(1),
   env: z.record(z.string(), z.string()).default({}),
+  /** Secret variables, apart from `env` so that the worker can mask their values in the task's output. */
+  secretEnv: z.record(z.string(), z.string()).optional(),
   cwd: z.string().optional(),
   timeoutSec: z.number().positive(),
   resources: ResourcesSchema,

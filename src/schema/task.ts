@@ -2,12 +2,20 @@ import { z } from 'zod';
 
 // Task shapes that cross a boundary (API bodies, suite files, worker assignments) are defined here once.
 
+// Custom resource names index plain objects everywhere in core/: `constructor` or `toString` would read
+// Object.prototype's members instead of a count.
+const CustomResourceName = z
+  .string()
+  .max(100)
+  .regex(/^[A-Za-z][\w.-]*$/)
+  .refine((name) => !(name in Object.prototype), 'reserved name');
+
 export const ResourcesSchema = z.strictObject({
   cpu: z.number().min(0).max(4096).optional(),
   memoryMb: z.number().min(0).max(64 * 1024 * 1024).optional(),
   gpus: z.number().int().min(0).max(64).optional(),
   gpuMemoryMb: z.number().min(0).max(64 * 1024 * 1024).optional(),
-  custom: z.record(z.string().regex(/^[A-Za-z][\w.-]*$/), z.number().min(0)).optional(),
+  custom: z.record(CustomResourceName, z.number().min(0).max(1e12)).optional(),
 });
 
 export const TASK_KINDS = ['command', 'test', 'benchmark'] as const;
@@ -15,13 +23,20 @@ export const TaskKindSchema = z.enum(TASK_KINDS);
 
 const NAME = /^[A-Za-z0-9][\w.:@/+-]*$/;
 const Labels = z.record(z.string().min(1).max(128), z.string().max(256));
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const Env = z.record(z.string().max(256).regex(ENV_NAME, 'environment variable names are letters, digits and _'), z.string().max(128 * 1024));
 
 /** A task as submitted through the API (suite files are expanded into this shape). */
 export const TaskSpecSchema = z.strictObject({
   name: z.string().min(1).max(200).regex(NAME, 'letters, digits and ._:@/+- only, starting with a letter or digit'),
   kind: TaskKindSchema.default('command'),
   command: z.array(z.string()).min(1, 'command needs at least the program to run'),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'), z.string()).optional(),
+  env: Env.optional(),
+  /**
+   * Variables whose values are secret: merged into the task's environment on the worker, never returned by
+   * the API (shown as `***`), never logged, masked in the task's output (coordinator/secret-env.ts).
+   */
+  secretEnv: Env.optional(),
   cwd: z.string().min(1).optional(),
   resources: ResourcesSchema.optional(),
   labels: Labels.optional(),
@@ -31,7 +46,7 @@ export const TaskSpecSchema = z.strictObject({
   dependsOn: z.array(z.string().min(1)).optional(),
   modelType: z.string().min(1).max(100).optional(),
   modelName: z.string().min(1).max(200).optional(),
-  batchSize: z.number().int().positive().optional(),
+  batchSize: z.number().int().positive().max(1_000_000_000).optional(),
 });
 export type TaskSpecInput = z.input<typeof TaskSpecSchema>;
 export type TaskSpec = z.output<typeof TaskSpecSchema>;

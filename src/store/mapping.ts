@@ -94,7 +94,8 @@ function decodeValue(value: unknown, type: ColumnType): string | number | boolea
 interface Field {
   readonly field: string;
   readonly columns: readonly Column[];
-  encode(value: unknown, table: string): SqlValue[];
+  /** Appends the field's column values to `out`. */
+  encode(value: unknown, table: string, out: SqlValue[]): void;
   decode(row: Row): unknown;
 }
 
@@ -113,12 +114,13 @@ function scalar(field: string, type: ColumnType, options: FieldOptions = {}): Fi
   return {
     field,
     columns: [column],
-    encode(value, table) {
+    encode(value, table, out) {
       if (value === null || value === undefined) {
-        if (options.nullable) return [null];
-        throw new TypeError(`${table}.${column.name}: a value is required`);
+        if (!options.nullable) throw new TypeError(`${table}.${column.name}: a value is required`);
+        out.push(null);
+      } else {
+        out.push(checkValue(value, type, `${table}.${column.name}`));
       }
-      return [checkValue(value, type, `${table}.${column.name}`)];
     },
     decode(row) {
       const v = row[column.name];
@@ -139,12 +141,13 @@ function json(field: string, options: FieldOptions = {}): Field {
   return {
     field,
     columns: [column],
-    encode(value, table) {
+    encode(value, table, out) {
       if (value === null || value === undefined) {
-        if (options.nullable) return [null];
-        throw new TypeError(`${table}.${column.name}: a value is required`);
+        if (!options.nullable) throw new TypeError(`${table}.${column.name}: a value is required`);
+        out.push(null);
+      } else {
+        out.push(JSON.stringify(value));
       }
-      return [JSON.stringify(value)];
     },
     decode(row) {
       const v = row[column.name];
@@ -169,19 +172,20 @@ function resourceVector(field: string, prefix: string, options: { nullable?: boo
   return {
     field,
     columns: [...numeric, cols.custom],
-    encode(value, table) {
+    encode(value, table, out) {
       if (value === null || value === undefined) {
-        if (options.nullable) return [null, null, null, null, null];
-        throw new TypeError(`${table}.${field}: a resource vector is required`);
+        if (!options.nullable) throw new TypeError(`${table}.${field}: a resource vector is required`);
+        out.push(null, null, null, null, null);
+        return;
       }
       const r = value as Resources;
-      return [
+      out.push(
         checkValue(r.cpu, 'double', `${table}.${cols.cpu.name}`),
         checkValue(r.memoryMb, 'double', `${table}.${cols.memoryMb.name}`),
         checkValue(r.gpus, 'integer', `${table}.${cols.gpus.name}`),
         checkValue(r.gpuMemoryMb, 'double', `${table}.${cols.gpuMemoryMb.name}`),
         r.custom === undefined ? null : JSON.stringify(r.custom),
-      ];
+      );
     },
     decode(row) {
       if (row[cols.cpu.name] === null || row[cols.cpu.name] === undefined) return null;
@@ -205,10 +209,10 @@ function numberObject(field: string, columnsByKey: Record<string, string>): Fiel
   return {
     field,
     columns: entries.map(([, name]) => ({ name, type: 'double' as const })),
-    encode(value, table) {
+    encode(value, table, out) {
       if (value === null || typeof value !== 'object') throw new TypeError(`${table}.${field}: an object is required`);
       const o = value as Record<string, unknown>;
-      return entries.map(([key, name]) => checkValue(o[key], 'double', `${table}.${name}`));
+      for (const [key, name] of entries) out.push(checkValue(o[key], 'double', `${table}.${name}`));
     },
     decode(row) {
       return Object.fromEntries(entries.map(([key, name]) => [key, toNumber(row[name])]));
@@ -223,6 +227,8 @@ export class TableMapping<R extends object> {
   readonly columns: readonly Column[];
   readonly key: Column;
   private readonly byField: ReadonlyMap<string, Field>;
+  /** Position in `columns` of each field's first column. */
+  private readonly fieldStart: ReadonlyMap<Field, number>;
 
   constructor(
     readonly table: string,
@@ -234,6 +240,8 @@ export class TableMapping<R extends object> {
   ) {
     this.columns = fields.flatMap((f) => f.columns);
     this.byField = new Map(fields.map((f) => [f.field, f]));
+    let start = 0;
+    this.fieldStart = new Map(fields.map((f) => [f, (start += f.columns.length) - f.columns.length]));
     const key = this.byField.get(this.keyField);
     if (!key || key.columns.length !== 1) throw new Error(`${table}: key ${this.keyField} must map to one column`);
     this.key = key.columns[0];
@@ -242,7 +250,9 @@ export class TableMapping<R extends object> {
   /** Values for every column, in `columns` order. */
   encode(record: R): SqlValue[] {
     const r = record as Record<string, unknown>;
-    return this.fields.flatMap((f) => f.encode(r[f.field], this.table));
+    const out: SqlValue[] = [];
+    for (const f of this.fields) f.encode(r[f.field], this.table, out);
+    return out;
   }
 
   decode(row: Row): R {
@@ -257,15 +267,36 @@ export class TableMapping<R extends object> {
     const values: SqlValue[] = [];
     for (const [name, value] of Object.entries(patch)) {
       if (value === undefined) continue;
-      const f = this.byField.get(name);
-      if (!f) throw new TypeError(`${this.table}: unknown field "${name}" in update`);
-      if (name === this.keyField || this.immutable.includes(name)) {
-        throw new TypeError(`${this.table}: field "${name}" cannot be updated`);
-      }
-      columns.push(...f.columns);
-      values.push(...f.encode(value, this.table));
+      const f = this.updatableField(name);
+      for (const c of f.columns) columns.push(c);
+      f.encode(value, this.table, values);
     }
     return { columns, values };
+  }
+
+  /**
+   * Lays a patch over `set` (encoded values by column position): the columns of the fields it names
+   * get their new values; fields that are absent or undefined are left alone.
+   */
+  patchInto(patch: object, set: Array<SqlValue | undefined>): void {
+    const p = patch as Record<string, unknown>;
+    const encoded: SqlValue[] = [];
+    for (const name of Object.keys(p)) {
+      const value = p[name];
+      if (value === undefined) continue;
+      const f = this.updatableField(name);
+      const from = encoded.length;
+      f.encode(value, this.table, encoded);
+      const start = (this.fieldStart.get(f) as number) - from;
+      for (let i = from; i < encoded.length; i++) set[start + i] = encoded[i];
+    }
+  }
+
+  private updatableField(name: string): Field {
+    const f = this.byField.get(name);
+    if (!f) throw new TypeError(`${this.table}: unknown field "${name}" in update`);
+    if (name === this.keyField || this.immutable.includes(name)) throw new TypeError(`${this.table}: field "${name}" cannot be updated`);
+    return f;
   }
 
   columnList(): string {
@@ -470,9 +501,19 @@ export function updateStatement<R extends object>(
 ): Statement | null {
   const { columns, values } = mapping.encodePatch(patch);
   if (columns.length === 0) return null;
+  return rowUpdateStatement(mapping, columns, { id, values }, placeholder);
+}
+
+/** UPDATE of one row by key, setting `columns` to the row's already encoded values. */
+export function rowUpdateStatement<R extends object>(
+  mapping: TableMapping<R>,
+  columns: readonly Column[],
+  row: { id: string; values: readonly SqlValue[] },
+  placeholder: Placeholder,
+): Statement {
   const p = new Params(placeholder);
-  const sets = columns.map((c, i) => `${c.name} = ${p.add(values[i], c.type)}`);
-  const where = `${mapping.key.name} = ${p.add(id, mapping.key.type)}`;
+  const sets = columns.map((c, i) => `${c.name} = ${p.add(row.values[i], c.type)}`);
+  const where = `${mapping.key.name} = ${p.add(row.id, mapping.key.type)}`;
   return p.statement(`UPDATE ${mapping.table} SET ${sets.join(', ')} WHERE ${where}`);
 }
 
@@ -520,38 +561,41 @@ function insertMapping(change: Change): { mapping: TableMapping<object>; records
   }
 }
 
+/** A planned change to rows of one table, before it is grouped into steps. */
+type PlannedOp =
+  | { op: 'insert'; mapping: TableMapping<object>; rows: SqlValue[][]; keys: string[] }
+  /** `set`: the encoded values by column position, undefined where no patch named the column. */
+  | { op: 'update'; mapping: TableMapping<object>; what: string; id: string; key: string; set: Array<SqlValue | undefined> }
+  | { op: 'exec'; key: string; statement: Statement };
+
 /**
  * Turns changes into steps, encoding (and so validating) every record before anything is executed.
  * Updates of an id that does not exist fail the whole write: a lost update is a bug to surface, not skip.
+ *
+ * Patches to one row with no other change to that row between them become one update (applying A
+ * then B is applying A with B's fields laid over it): a task that starts and finishes within one group
+ * commit is one UPDATE, not two that must run one after the other.
  *
  * Changes are batched across the whole write, not only when adjacent: a scheduling cycle or a group
  * commit interleaves attempt and task changes, and one statement per row is the slow path (about
  * 30x slower in DuckDB). Order is kept where it matters: a change goes one "level" after the last
  * change to the same row, levels run in order, and within a level steps keep first-appearance order.
+ * Rows that get the same columns set share a step whatever order their patches named the fields in.
  */
 export function planWrite(changes: readonly Change[], placeholder: Placeholder): WriteStep[] {
-  const levels: Array<Map<string, WriteStep>> = [];
-  const rowLevel = new Map<string, number>();
-  const step = (level: number, key: string, make: () => WriteStep): WriteStep => {
-    while (levels.length <= level) levels.push(new Map());
-    let found = levels[level].get(key);
-    if (!found) levels[level].set(key, (found = make()));
-    return found;
-  };
-  // The level of a change to these rows: one past the latest change to any of them.
-  const claim = (rows: readonly string[]): number => {
-    let level = 0;
-    for (const r of rows) level = Math.max(level, (rowLevel.get(r) ?? -1) + 1);
-    for (const r of rows) rowLevel.set(r, level);
-    return level;
-  };
+  const ops: PlannedOp[] = [];
+  // The update a further patch of the same row merges into; absent once another kind of change touched the row.
+  const openUpdate = new Map<string, Extract<PlannedOp, { op: 'update' }>>();
   const update = (mapping: TableMapping<object>, what: string, id: string, patch: object) => {
-    const { columns, values } = mapping.encodePatch(patch);
-    if (columns.length === 0) return;
-    const level = claim([`${mapping.table}:${id}`]);
-    const key = `update:${mapping.table}:${columns.map((c) => c.name).join(',')}`;
-    const s = step(level, key, () => ({ op: 'update', mapping, columns, rows: [], what }));
-    if (s.op === 'update') s.rows.push({ id, values });
+    const key = `${mapping.table}:${id}`;
+    const open = openUpdate.get(key);
+    if (open) return mapping.patchInto(patch, open.set);
+    const set: Array<SqlValue | undefined> = [];
+    mapping.patchInto(patch, set);
+    if (set.length === 0) return; // an empty patch changes nothing
+    const op = { op: 'update' as const, mapping, what, id, key, set };
+    ops.push(op);
+    openUpdate.set(key, op);
   };
   for (const change of changes) {
     const insert = insertMapping(change);
@@ -559,9 +603,9 @@ export function planWrite(changes: readonly Change[], placeholder: Placeholder):
       if (insert.records.length === 0) continue;
       const keyIndex = insert.mapping.columns.indexOf(insert.mapping.key);
       const rows = insert.records.map((r) => insert.mapping.encode(r));
-      const level = claim(rows.map((r) => `${insert.mapping.table}:${String(r[keyIndex])}`));
-      const s = step(level, `insert:${insert.mapping.table}`, () => ({ op: 'insert', mapping: insert.mapping, rows: [] }));
-      if (s.op === 'insert') s.rows.push(...rows);
+      const keys = rows.map((r) => `${insert.mapping.table}:${String(r[keyIndex])}`);
+      for (const k of keys) openUpdate.delete(k);
+      ops.push({ op: 'insert', mapping: insert.mapping, rows, keys });
       continue;
     }
     switch (change.kind) {
@@ -578,8 +622,9 @@ export function planWrite(changes: readonly Change[], placeholder: Placeholder):
         update(WORKERS as TableMapping<object>, 'worker', change.id, change.patch);
         break;
       case 'workerUpsert': {
-        const level = claim([`${WORKERS.table}:${change.worker.id}`]);
-        step(level, `upsert:${change.worker.id}`, () => ({ op: 'exec', statement: upsertStatement(WORKERS, change.worker, placeholder) }));
+        const key = `${WORKERS.table}:${change.worker.id}`;
+        openUpdate.delete(key);
+        ops.push({ op: 'exec', key, statement: upsertStatement(WORKERS, change.worker, placeholder) });
         break;
       }
       default: {
@@ -588,10 +633,65 @@ export function planWrite(changes: readonly Change[], placeholder: Placeholder):
       }
     }
   }
+  return groupSteps(ops);
+}
+
+/** Groups planned changes into steps by level (one past the last change to any of the same rows). */
+function groupSteps(ops: readonly PlannedOp[]): WriteStep[] {
+  const levels: Array<Map<string, WriteStep>> = [];
+  const rowLevel = new Map<string, number>();
+  const step = (level: number, key: string, make: () => WriteStep): WriteStep => {
+    while (levels.length <= level) levels.push(new Map());
+    let found = levels[level].get(key);
+    if (!found) levels[level].set(key, (found = make()));
+    return found;
+  };
+  // The level of a change to one row: one past the latest change to it.
+  const claim = (row: string): number => {
+    const level = (rowLevel.get(row) ?? -1) + 1;
+    rowLevel.set(row, level);
+    return level;
+  };
+  for (const op of ops) {
+    switch (op.op) {
+      case 'insert': {
+        // All the rows of one insert change go in one step: at the level of the latest-changed of them.
+        let level = 0;
+        for (const r of op.keys) level = Math.max(level, (rowLevel.get(r) ?? -1) + 1);
+        for (const r of op.keys) rowLevel.set(r, level);
+        const s = step(level, `insert:${op.mapping.table}`, () => ({ op: 'insert', mapping: op.mapping, rows: [] }));
+        if (s.op === 'insert') for (const row of op.rows) s.rows.push(row);
+        break;
+      }
+      case 'update': {
+        // Steps are keyed by the columns set, in table order, whatever order the patches named them in.
+        let key = `update:${op.mapping.table}:`;
+        const values: SqlValue[] = [];
+        op.set.forEach((value, position) => {
+          if (value === undefined) return;
+          key += `${position},`;
+          values.push(value);
+        });
+        const s = step(claim(op.key), key, () => ({
+          op: 'update',
+          mapping: op.mapping,
+          columns: op.set.flatMap((value, position) => (value === undefined ? [] : [op.mapping.columns[position]])),
+          rows: [],
+          what: op.what,
+        }));
+        if (s.op === 'update') s.rows.push({ id: op.id, values });
+        break;
+      }
+      case 'exec':
+        step(claim(op.key), `exec:${op.key}`, () => ({ op: 'exec', statement: op.statement }));
+        break;
+    }
+  }
   return levels.flatMap((l) => [...l.values()]);
 }
 
-const SQL_TYPES: Record<ColumnType, string> = { text: 'TEXT', integer: 'INTEGER', bigint: 'BIGINT', double: 'DOUBLE PRECISION', boolean: 'BOOLEAN' };
+/** The SQL type of each column type, in the subset both dialects share. */
+export const SQL_TYPES: Record<ColumnType, string> = { text: 'TEXT', integer: 'INTEGER', bigint: 'BIGINT', double: 'DOUBLE PRECISION', boolean: 'BOOLEAN' };
 
 /**
  * `UPDATE t SET c = v.c FROM (VALUES ...) AS v(key, c...) WHERE t.key = v.key`, split below the

@@ -10,7 +10,7 @@ import {
   releaseLeaseStatement,
   renewLeaseStatement,
 } from './lease.js';
-import { pendingMigrations, SCHEMA_MIGRATIONS_DDL } from './schema.js';
+import { migrationStatements, pendingMigrations, SCHEMA_MIGRATIONS_DDL } from './schema.js';
 import type {
   AttemptRecord,
   Change,
@@ -107,7 +107,7 @@ export class PostgresStore implements Store {
       await client.query(SCHEMA_MIGRATIONS_DDL);
       const applied = await client.query('SELECT version FROM schema_migrations');
       for (const migration of pendingMigrations(applied.rows.map((r: Row) => toNumber(r.version)))) {
-        for (const sql of migration.statements) await client.query(sql);
+        for (const sql of migrationStatements(migration, 'postgres')) await client.query(sql);
         await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
           migration.version,
           migration.name,

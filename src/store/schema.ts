@@ -8,10 +8,14 @@
 // Names avoid words DuckDB reserves (a column called `at` does not parse there), hence sampled_at and
 // decided_at.
 
+export type Dialect = 'duckdb' | 'postgres';
+
 export interface Migration {
   version: number;
   name: string;
   statements: readonly string[];
+  /** Set when the change concerns one dialect only: the others record the version and run nothing. */
+  dialect?: Dialect;
 }
 
 /** The bookkeeping table; created outside the migrations because it records them. */
@@ -168,9 +172,25 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    // DuckDB updates an indexed column as a delete and re-insert of the whole row, so with this index
+    // every state change of a task (two or more per task) rewrote the row: a state update of 200
+    // tasks took ~7.7 ms instead of ~1.6 ms. What it costs: reads by state scan, so listing the 100
+    // live tasks among 100,000 (a coordinator's recovery at start) takes ~14 ms instead of ~5 ms.
+    // PostgreSQL keeps it: there an update is a new row version whatever it changes.
+    version: 2,
+    name: 'no tasks(state) index on DuckDB',
+    dialect: 'duckdb',
+    statements: ['DROP INDEX IF EXISTS tasks_state_idx'],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/** What a migration runs on `dialect`: nothing when it belongs to another one. */
+export function migrationStatements(migration: Migration, dialect: Dialect): readonly string[] {
+  return migration.dialect === undefined || migration.dialect === dialect ? migration.statements : [];
+}
 
 /** The migrations still to run, in order, given the versions already recorded in schema_migrations. */
 export function pendingMigrations(applied: readonly number[]): Migration[] {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
 import { z } from 'zod';
-import { ResourcesSchema, TaskSpecSchema, type SubmitBody, type TaskSpec } from '../schema/task.js';
+import { ENV_NAME, ResourcesSchema, TaskSpecSchema, type SubmitBody, type TaskSpec } from '../schema/task.js';
 
 // Suite files (DESIGN.md section 4): JSON for a `.json` file, YAML otherwise (`.yaml`, `.yml`); `defaults` merged under every task, `matrix:` expanded,
 // then every task validated as an API TaskSpec. Errors name the file (and line), the task and the field.
@@ -12,6 +12,10 @@ import { ResourcesSchema, TaskSpecSchema, type SubmitBody, type TaskSpec } from 
 // name pattern allows `@ : +` but not `[ = ,`. Characters of a value the pattern does not allow become `_`.
 // A name that does contain a placeholder is used as substituted. `dependsOn: [NAME]` naming the base name of
 // a matrix task means all of its expansions.
+//
+// Secrets: `secretEnv: [NAME, ...]` (in a task or in defaults) lists variables whose values are read from the
+// environment of the process that parses the suite (`drm run`, `drm submit`), so that no secret is written in
+// the suite file; the parsed task carries them as the API's `secretEnv: {NAME: value}`.
 
 export interface Suite {
   name: string;
@@ -52,7 +56,12 @@ function formatProblem(file: string, p: SuiteProblem): string {
   const where = p.line !== undefined ? `${file}:${p.line}` : file;
   const task = p.task !== undefined ? ` task ${p.task.startsWith('tasks[') ? p.task : `"${p.task}"`}:` : '';
   const field = p.field !== undefined ? ` field "${p.field}":` : '';
-  return `${where}:${task}${field} ${p.message}`;
+  return oneLine(`${where}:${task}${field} ${p.message}`);
+}
+
+/** Names and keys come from the file and may hold line breaks or control characters: escape them, so an error stays one line. */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 function moreSuffix(n: number): string {
@@ -64,7 +73,12 @@ export function suiteToSubmission(suite: Suite): SubmitBody {
   return { suite: suite.name, tasks: suite.tasks };
 }
 
-export async function loadSuite(path: string): Promise<Suite> {
+export interface ParseOptions {
+  /** Where `secretEnv` names are looked up (default: this process's environment). */
+  env?: Record<string, string | undefined>;
+}
+
+export async function loadSuite(path: string, opts: ParseOptions = {}): Promise<Suite> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -73,7 +87,7 @@ export async function loadSuite(path: string): Promise<Suite> {
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
     throw new SuiteError(path, [{ message: `cannot read suite file: ${why}` }]);
   }
-  return parseSuite(text, path);
+  return parseSuite(text, path, opts);
 }
 
 // Bounds that keep a typo in a matrix from producing millions of tasks; the API accepts at most 100,000.
@@ -125,7 +139,8 @@ interface Source {
   lineOf(path: Path): number | undefined;
 }
 
-export function parseSuite(text: string, file: string): Suite {
+export function parseSuite(text: string, file: string, opts: ParseOptions = {}): Suite {
+  const env = opts.env ?? process.env;
   const source = readSource(text, file);
   const fail = (problems: SuiteProblem[]) => {
     if (problems.length > 0) throw new SuiteError(file, problems);
@@ -145,7 +160,12 @@ export function parseSuite(text: string, file: string): Suite {
   if (!top.success) {
     fail(zodProblems(top.error, source.data, (path) => source.lineOf(path), undefined, 'top-level field'));
   }
-  const { name: suiteName, defaults = {}, tasks: rawTasks } = top.data!;
+  const { name: suiteName, defaults: rawDefaults = {}, tasks: rawTasks } = top.data!;
+  const secretProblems: SuiteProblem[] = [];
+  const defaults = withSecretValues(rawDefaults, env, (path, message) =>
+    secretProblems.push({ field: `defaults.${formatPath(path)}`, line: source.lineOf(['defaults', ...path]), message }),
+  );
+  fail(secretProblems);
 
   const defaultsCheck = DefaultsSchema.safeParse(defaults);
   if (!defaultsCheck.success) {
@@ -173,7 +193,12 @@ export function parseSuite(text: string, file: string): Suite {
     }
     const base = typeof raw.name === 'string' && raw.name.length > 0 ? raw.name : undefined;
     const label = base ?? `tasks[${index}]`;
-    const { matrix, ...fields } = raw;
+    const secretProblems: SuiteProblem[] = [];
+    const { matrix, ...fields } = withSecretValues(raw, env, (path, message) => secretProblems.push({ task: label, field: formatPath(path), line: at(path), message }));
+    if (secretProblems.length > 0) {
+      problems.push(...secretProblems);
+      return;
+    }
     const merged = mergeDefaults(defaults, fields);
 
     let combos: (Combo | undefined)[] = [undefined];
@@ -217,7 +242,10 @@ export function parseSuite(text: string, file: string): Suite {
   for (const e of expanded) {
     const label = typeof e.value.name === 'string' && e.value.name.length > 0 ? e.value.name : (e.base ?? `tasks[${e.index}]`);
     const parsed = TaskSpecSchema.safeParse(e.value);
-    if (parsed.success) tasks.push(parsed.data);
+    const both = parsed.success ? Object.keys(parsed.data.secretEnv ?? {}).filter((name) => parsed.data.env && Object.hasOwn(parsed.data.env, name)) : [];
+    if (both.length > 0) {
+      problems.push({ task: label, field: `secretEnv`, line: source.lineOf(['tasks', e.index, 'secretEnv']), message: `${both.join(', ')} set in both env and secretEnv` });
+    } else if (parsed.success) tasks.push(parsed.data);
     else problems.push(...zodProblems(parsed.error, e.value, (path) => source.lineOf(['tasks', e.index, ...path]), label, 'field'));
   }
   fail(problems);
@@ -315,7 +343,13 @@ function readSource(text: string, file: string): Source {
     if (dup) throw new SuiteError(file, [yamlProblem(dup, text, doc)]);
   } else {
     if (yamlError) throw new SuiteError(file, doc.errors.map((e) => yamlProblem(e, text, doc)));
-    data = doc.toJS();
+    try {
+      // Aliases are expanded here: an unknown one, or so many that they multiply the document (an "alias
+      // bomb"), throw from the yaml library (at most 100 per alias node, its default).
+      data = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      throw new SuiteError(file, [{ message: `YAML error: ${(err as Error).message.split('\n')[0]}` }]);
+    }
   }
 
   const linesUsable = !isJson || doc.errors.length === 0;
@@ -362,13 +396,33 @@ function taskAt(doc: Document, offset: number): string | undefined {
 
 function mergeDefaults(defaults: Record<string, unknown>, task: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...defaults, ...task };
-  // env and labels merge key by key (the task wins); resources and everything else are replaced whole.
-  for (const key of ['env', 'labels']) {
+  // env, secretEnv and labels merge key by key (the task wins); resources and everything else are replaced whole.
+  for (const key of ['env', 'secretEnv', 'labels']) {
     const d = defaults[key];
     const t = task[key];
     if (isPlainObject(d) && isPlainObject(t)) out[key] = { ...d, ...t };
   }
   return out;
+}
+
+/**
+ * `value` with its `secretEnv` list of names replaced by `{NAME: value}` from `env`; problems (not a list, a bad
+ * name, an unset variable) are reported with paths relative to `value`.
+ */
+function withSecretValues(value: Record<string, unknown>, env: Record<string, string | undefined>, report: (path: Path, message: string) => void): Record<string, unknown> {
+  const list = value.secretEnv;
+  if (list === undefined) return value;
+  if (!Array.isArray(list)) {
+    report(['secretEnv'], `expected a list of environment variable names, received ${describe(list)} (their values come from the environment of drm run / drm submit, never from the suite file)`);
+    return value;
+  }
+  const out: Record<string, string> = {};
+  list.forEach((name, i) => {
+    if (typeof name !== 'string' || !ENV_NAME.test(name)) report(['secretEnv', i], 'expected an environment variable name (letters, digits and _)');
+    else if (env[name] === undefined) report(['secretEnv', i], `environment variable ${name} is not set (secretEnv values come from the environment of drm run / drm submit)`);
+    else out[name] = env[name];
+  });
+  return { ...value, secretEnv: out };
 }
 
 function cartesian(matrix: Record<string, Scalar[]>): Combo[] {

@@ -30,6 +30,8 @@ export const AGENT_DEFAULTS = {
 export interface WorkerAgentOptions {
   coordinatorUrls: string[];
   token?: string;
+  /** Certificates (PEM) trusted for wss:// instead of the system's, as Node's tls `ca` (the CLI adds --ca-file to the system's). */
+  ca?: string | Buffer | Array<string | Buffer>;
   workerId?: string;
   workerType: string;
   /** Detected (systeminformation, nvidia-smi) when absent. */
@@ -171,7 +173,7 @@ class Agent extends EventEmitter<WorkerAgentEvents> implements WorkerAgent {
     const headers: Record<string, string> = {};
     if (this.opts.token) headers.Authorization = `Bearer ${this.opts.token}`;
     this.log.debug({ url }, 'connecting');
-    const ws = new WebSocket(url, { headers, handshakeTimeout: AGENT_DEFAULTS.handshakeTimeoutMs });
+    const ws = new WebSocket(url, { headers, handshakeTimeout: AGENT_DEFAULTS.handshakeTimeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}) });
     this.ws = ws;
     let httpStatus: number | undefined;
 

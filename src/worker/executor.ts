@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AssignedTask } from '../schema/protocol.js';
 import type { AttemptStatus } from '../schema/task.js';
+import { maskResult } from './mask.js';
 import { readProcessTable, TreeUsageTracker, type TreeSample } from './process-tree.js';
 
 // Runs one attempt of a task in its own process group, samples the group's usage, enforces the timeout
@@ -82,9 +83,14 @@ class Tail {
   }
 }
 
-/** The task's environment: the worker's, the task's, and CUDA_VISIBLE_DEVICES naming exactly the GPUs given. */
+/** The worker's own credentials: a task never inherits them (it could print them into its output). */
+const WORKER_SECRETS = ['DRM_TOKEN', 'DRM_WORKER_TOKEN'];
+
+/** The task's environment: the worker's (less its tokens), the task's, its secrets, and CUDA_VISIBLE_DEVICES naming exactly the GPUs given. */
 export function taskEnv(base: NodeJS.ProcessEnv, task: AssignedTask, gpuIndices: number[], attemptId: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base, ...task.env };
+  const inherited: NodeJS.ProcessEnv = { ...base };
+  for (const name of WORKER_SECRETS) delete inherited[name];
+  const env: NodeJS.ProcessEnv = { ...inherited, ...task.env, ...task.secretEnv };
   // A task may name its outputs after its attempt (results of a retry must not clobber the first try).
   env.DRM_TASK_ID = task.taskId;
   env.DRM_ATTEMPT_ID = attemptId;
@@ -133,8 +139,17 @@ function round(n: number, digits = 3): number {
   return Math.round(n * f) / f;
 }
 
-/** Starts one attempt. The result promise always resolves, also when the command cannot be spawned. */
+/**
+ * Starts one attempt. The result promise always resolves, also when the command cannot be spawned; the
+ * values of the task's secret env are masked in its output.
+ */
 export function runTask(assignment: TaskAssignment, opts: ExecutorOptions = {}): RunningTask {
+  const running = startTask(assignment, opts);
+  const secrets = Object.values(assignment.task.secretEnv ?? {});
+  return secrets.length === 0 ? running : { handle: running.handle, result: running.result.then((r) => maskResult(r, secrets)) };
+}
+
+function startTask(assignment: TaskAssignment, opts: ExecutorOptions): RunningTask {
   const { attemptId, task, gpuIndices } = assignment;
   const killGraceMs = opts.killGraceMs ?? EXECUTOR_DEFAULTS.killGraceMs;
   const sampleIntervalMs = opts.sampleIntervalMs ?? EXECUTOR_DEFAULTS.sampleIntervalMs;

@@ -35,7 +35,11 @@ export function drmDaemon(args: string[], ready: RegExp, env: NodeJS.ProcessEnv 
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [DRM, ...args], { cwd: REPO, env: { ...process.env, ...env } });
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`drm ${args.join(' ')} not ready: ${out}`)), 60_000);
+    const timer = setTimeout(() => {
+      // Never leave a daemon behind a failed test.
+      child.kill('SIGKILL');
+      reject(new Error(`drm ${args.join(' ')} not ready: ${out}`));
+    }, 60_000);
     const onData = (d: Buffer) => {
       out += d;
       const match = out.match(ready);

@@ -323,6 +323,115 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    describe('batched writes', () => {
+      // A write groups its changes by table and columns set; large groups take a backend's bulk path
+      // (DuckDB: a staging table per columns set, reused across writes), small ones a per-row path.
+      const tasks = (n: number, prefix = 't') => Array.from({ length: n }, (_, i) => task({ id: `${prefix}${i}`, seq: i + 1 }));
+      const insert = (ts: TaskRecord[]): Change[] => ts.map((t) => ({ kind: 'taskInsert', task: t }));
+
+      it('applies several patches to one row as if one after the other, interleaved with other rows', async () => {
+        await store.write(insert(tasks(20)));
+        const changes: Change[] = [];
+        for (let i = 0; i < 20; i++) changes.push({ kind: 'taskUpdate', id: `t${i}`, patch: { state: 'running', workerId: 'w1', exitCode: 3 } });
+        for (let i = 0; i < 20; i++) {
+          // undefined leaves the earlier patch's value; null replaces it.
+          changes.push({ kind: 'taskUpdate', id: `t${i}`, patch: { workerId: undefined, exitCode: null, reason: i % 2 ? 'odd' : null } });
+        }
+        changes.push({ kind: 'taskUpdate', id: 't5', patch: { state: 'failed', workerId: 'w2' } });
+        await store.write(changes);
+        const got = await store.listTasks();
+        expect(got).toStrictEqual(
+          tasks(20).map((t, i) => ({ ...t, state: i === 5 ? 'failed' : 'running', workerId: i === 5 ? 'w2' : 'w1', exitCode: null, reason: i % 2 ? 'odd' : null })),
+        );
+      });
+
+      it('keeps a patch after an upsert of the same row after it', async () => {
+        const ws = Array.from({ length: 5 }, (_, i) => worker({ id: `w${i}`, registeredAt: T0 + i }));
+        await store.write(ws.map((w): Change => ({ kind: 'workerUpsert', worker: w })));
+        await store.write([
+          ...ws.map((w): Change => ({ kind: 'workerUpdate', id: w.id, patch: { state: 'draining' } })),
+          ...ws.map((w): Change => ({ kind: 'workerUpsert', worker: { ...w, labels: { again: 'yes' } } })),
+          ...ws.map((w): Change => ({ kind: 'workerUpdate', id: w.id, patch: { state: 'lost' } })),
+        ]);
+        expect(await store.listWorkers()).toStrictEqual(ws.map((w) => ({ ...w, labels: { again: 'yes' }, state: 'lost' })));
+      });
+
+      it('changes only the rows each write names when consecutive writes set the same columns', async () => {
+        await store.write(insert(tasks(30)));
+        for (let w = 0; w < 3; w++) {
+          await store.write(
+            Array.from({ length: 10 }, (_, i): Change => ({ kind: 'taskUpdate', id: `t${w * 10 + i}`, patch: { state: 'assigned', workerId: `w${w}` } })),
+          );
+          // A small write of the same columns between large ones: no later write may undo it.
+          if (w === 0) await store.write([{ kind: 'taskUpdate', id: 't0', patch: { state: 'running', workerId: 'solo' } }]);
+        }
+        const got = await store.listTasks();
+        expect(got.map((t) => `${t.id}:${t.state}:${t.workerId}`)).toStrictEqual(
+          tasks(30).map((t, i) => (i === 0 ? 't0:running:solo' : `${t.id}:assigned:w${Math.floor(i / 10)}`)),
+        );
+      });
+
+      it('stores nothing from a failed write after a bulk update, and the next write is unaffected by it', async () => {
+        await store.write([{ kind: 'runInsert', run: run() }, ...insert(tasks(10))]);
+        await expect(
+          store.write([
+            ...tasks(10).map((t): Change => ({ kind: 'taskUpdate', id: t.id, patch: { state: 'assigned', workerId: 'doomed' } })),
+            { kind: 'runInsert', run: run() },
+          ]),
+        ).rejects.toThrow();
+        expect(await store.listTasks()).toStrictEqual(tasks(10));
+        await store.write(['t3', 't4', 't5'].map((id): Change => ({ kind: 'taskUpdate', id, patch: { state: 'assigned', workerId: 'ok' } })));
+        expect((await store.listTasks()).map((t) => t.workerId)).toStrictEqual([null, null, null, 'ok', 'ok', 'ok', null, null, null, null]);
+      });
+
+      it('fails a bulk update naming a missing id, storing nothing', async () => {
+        await store.write(insert(tasks(10)));
+        const changes = tasks(10).map((t): Change => ({ kind: 'taskUpdate', id: t.id, patch: { state: 'running' } }));
+        changes.splice(4, 0, { kind: 'taskUpdate', id: 'ghost-task', patch: { state: 'running' } });
+        await expect(store.write([{ kind: 'runInsert', run: run() }, ...changes])).rejects.toThrow(/ghost-task/);
+        expect(await store.listTasks()).toStrictEqual(tasks(10));
+        expect(await store.getRun('run-1')).toBeUndefined();
+      });
+
+      it('persists a whole dispatch cycle: assignment, then start and finish in one group commit', async () => {
+        const n = 250;
+        await store.write([{ kind: 'runInsert', run: run() }, ...insert(tasks(n))]);
+        await store.write(
+          tasks(n).flatMap((t, i): Change[] => [
+            { kind: 'attemptInsert', attempt: attempt({ id: `a${i}`, taskId: t.id }) },
+            { kind: 'taskUpdate', id: t.id, patch: { state: 'assigned', attempts: 1, currentAttemptId: `a${i}`, workerId: 'w-1', workerType: 'cpu' } },
+          ]),
+        );
+        await store.write(
+          tasks(n).flatMap((t, i): Change[] => [
+            { kind: 'attemptUpdate', id: `a${i}`, patch: { state: 'running', startedAt: T0 + 20, pid: 100 + i } },
+            { kind: 'taskUpdate', id: t.id, patch: { state: 'running', startedAt: T0 + 20 } },
+            { kind: 'attemptUpdate', id: `a${i}`, patch: { state: i % 7 ? 'succeeded' : 'failed', finishedAt: T0 + 30, exitCode: i % 7 ? 0 : 1, stdoutTail: `out ${i}` } },
+            { kind: 'taskHistory', row: history({ attemptId: `a${i}`, taskId: t.id, finishedAt: T0 + 30 + i }) },
+            { kind: 'taskUpdate', id: t.id, patch: { state: i % 7 ? 'succeeded' : 'failed', finishedAt: T0 + 30, exitCode: i % 7 ? 0 : 1 } },
+          ]),
+        );
+        const got = await store.listTasks();
+        expect(got).toStrictEqual(
+          tasks(n).map((t, i) => ({
+            ...t,
+            state: i % 7 ? 'succeeded' : 'failed',
+            attempts: 1,
+            currentAttemptId: `a${i}`,
+            workerId: 'w-1',
+            workerType: 'cpu',
+            startedAt: T0 + 20,
+            finishedAt: T0 + 30,
+            exitCode: i % 7 ? 0 : 1,
+          })),
+        );
+        expect(await store.getAttempt('a7')).toStrictEqual(
+          attempt({ id: 'a7', taskId: 't7', state: 'failed', startedAt: T0 + 20, pid: 107, finishedAt: T0 + 30, exitCode: 1, stdoutTail: 'out 7' }),
+        );
+        expect(await store.listTaskHistory({ limit: 1 })).toStrictEqual([history({ attemptId: `a${n - 1}`, taskId: `t${n - 1}`, finishedAt: T0 + 30 + n - 1 })]);
+      });
+    });
+
     describe('listTasks and maxTaskSeq', () => {
       beforeEach(async () => {
         await store.write([

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbStore } from '../../src/store/duckdb.js';
-import { TABLE_MAPPINGS } from '../../src/store/mapping.js';
+import { TABLE_MAPPINGS, TASKS } from '../../src/store/mapping.js';
 import { DEFAULT_DUCKDB_PATH, openStore } from '../../src/store/open.js';
-import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/store/schema.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, SCHEMA_MIGRATIONS_DDL } from '../../src/store/schema.js';
 import type { Change } from '../../src/store/store.js';
 import { run, storeContract, task } from './contract.js';
 
@@ -61,7 +61,7 @@ describe('DuckDbStore', () => {
       'task_history_model_type_idx',
       'task_history_name_idx',
       'tasks_run_id_idx',
-      'tasks_state_idx',
+      // No tasks(state) on DuckDB (migration 2): every state change rewrote the whole row.
       'usage_samples_worker_idx',
     ]);
     await store.close();
@@ -80,6 +80,22 @@ describe('DuckDbStore', () => {
     expect(await store.getTask('task-1')).toStrictEqual(long);
     await store.write([{ kind: 'taskInsert', task: task({ id: 'task-2', seq: 2 ** 40, priority: -1000 }) }]);
     expect((await store.listTasks({ states: ['pending'] })).map((t) => t.seq)).toStrictEqual([1, 2 ** 40]);
+    await store.close();
+  });
+
+  it('upgrades a version 1 database: drops the tasks(state) index, keeps the rows', async () => {
+    const store = await DuckDbStore.open(':memory:');
+    await store.query(SCHEMA_MIGRATIONS_DDL);
+    for (const sql of MIGRATIONS[0].statements) await store.query(sql);
+    await store.query('INSERT INTO schema_migrations VALUES (?, ?, ?)', [1, MIGRATIONS[0].name, 0]);
+    await store.query(`INSERT INTO tasks (${TASKS.columnList()}) VALUES (${TASKS.columns.map(() => '?').join(', ')})`, TASKS.encode(task()));
+    expect((await store.query("SELECT index_name FROM duckdb_indexes() WHERE index_name = 'tasks_state_idx'")).length).toBe(1);
+    await store.migrate();
+    expect((await store.query("SELECT index_name FROM duckdb_indexes() WHERE index_name = 'tasks_state_idx'")).length).toBe(0);
+    expect((await store.appliedMigrations()).map((m) => m.version)).toStrictEqual(MIGRATIONS.map((m) => m.version));
+    await store.write(['a', 'b', 'c'].map((id, i): Change => ({ kind: 'taskInsert', task: task({ id, seq: i + 2 }) })));
+    await store.write(['task-1', 'a', 'b', 'c'].map((id): Change => ({ kind: 'taskUpdate', id, patch: { state: 'running' } })));
+    expect((await store.listTasks({ states: ['running'] })).map((t) => t.id)).toStrictEqual(['task-1', 'a', 'b', 'c']);
     await store.close();
   });
 

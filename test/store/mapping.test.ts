@@ -52,23 +52,48 @@ describe('mapping', () => {
     expect(statements[1].sql).toContain(`$${TASKS.columns.length * 4})`);
   });
 
-  it('batches inserts and updates across the whole write, but never reorders changes to one row', () => {
+  it('batches inserts and updates across the whole write, merging consecutive patches to one row', () => {
     const steps = planWrite(
       [
         { kind: 'runInsert', run: run() },
         { kind: 'taskInsert', task: task({ id: 'a' }) },
         { kind: 'taskInsert', task: task({ id: 'b' }) },
-        { kind: 'taskUpdate', id: 'a', patch: { state: 'assigned' } },
+        { kind: 'taskUpdate', id: 'a', patch: { state: 'assigned', workerId: 'w1' } },
         { kind: 'taskInsert', task: task({ id: 'c' }) },
-        { kind: 'taskUpdate', id: 'b', patch: { state: 'assigned' } },
-        { kind: 'taskUpdate', id: 'a', patch: { state: 'running' } },
+        // Fields named in another order still share a's step.
+        { kind: 'taskUpdate', id: 'b', patch: { workerId: 'w2', state: 'assigned' } },
+        // Laid over a's first patch: state changes, workerId (undefined here) stays.
+        { kind: 'taskUpdate', id: 'a', patch: { state: 'running', workerId: undefined } },
       ],
       questionMarks,
     );
     const describe = (s: (typeof steps)[number]) =>
       s.op === 'insert' ? `insert ${s.mapping.table} ${s.rows.length}` : s.op === 'update' ? `update ${s.mapping.table} ${s.rows.map((r) => r.id).join('+')}` : s.op;
-    // a's second update must run after its first: it lands one level later.
-    expect(steps.map(describe)).toStrictEqual(['insert runs 1', 'insert tasks 3', 'update tasks a+b', 'update tasks a']);
+    // The updates come one level after the inserts of their rows.
+    expect(steps.map(describe)).toStrictEqual(['insert runs 1', 'insert tasks 3', 'update tasks a+b']);
+    const update = steps[2];
+    expect(update.op === 'update' && update.columns.map((c) => c.name)).toStrictEqual(['state', 'worker_id']);
+    expect(update.op === 'update' && update.rows).toStrictEqual([
+      { id: 'a', values: ['running', 'w1'] },
+      { id: 'b', values: ['assigned', 'w2'] },
+    ]);
+  });
+
+  it('does not merge patches across another change to the same row, and keeps their order', () => {
+    const steps = planWrite(
+      [
+        { kind: 'workerUpdate', id: 'w-1', patch: { state: 'draining' } },
+        { kind: 'workerUpdate', id: 'w-2', patch: { state: 'draining' } },
+        { kind: 'workerUpsert', worker: worker() },
+        { kind: 'workerUpdate', id: 'w-1', patch: { state: 'lost' } },
+        { kind: 'workerUpdate', id: 'w-2', patch: { lastSeenAt: 5 } },
+      ],
+      questionMarks,
+    );
+    const describe = (s: (typeof steps)[number]) =>
+      s.op === 'update' ? `update ${s.rows.map((r) => `${r.id}=${r.values.join(',')}`).join(' ')}` : s.op;
+    // w-2's patches merge (nothing touched w-2 between them), so it sets other columns than w-1's first.
+    expect(steps.map(describe)).toStrictEqual(['update w-1=draining', 'update w-2=draining,5', 'exec', 'update w-1=lost']);
   });
 
   it('builds one typed UPDATE ... FROM (VALUES ...) for many rows', () => {

@@ -6,9 +6,10 @@ import { DashboardFeed, DEFAULT_FEED_OPTIONS, type DashboardFeedOptions } from '
 import type { Store } from '../../store/store.js';
 import type { Coordinator } from '../coordinator.js';
 import { notFound } from '../errors.js';
+import { parseQuery } from './query.js';
 
 const AssetParams = z.strictObject({ name: z.string().min(1).max(100) });
-const FeedQuery = z.strictObject({ since: z.coerce.number().optional() });
+const FeedQuery = z.strictObject({ since: z.coerce.number().min(0).optional() });
 
 // The page pulls data only from /api/ (token-checked); it may talk to nothing else, load nothing
 // from elsewhere, and be framed by no one. uPlot sets inline styles, hence 'unsafe-inline' for styles.
@@ -48,7 +49,7 @@ export function dashboardApi(coordinator: Coordinator, store: Store, opts: Dashb
     });
 
     app.get('/api/v1/dashboard', async (request) => {
-      const { since } = FeedQuery.parse(request.query);
+      const { since } = parseQuery(FeedQuery, request.query);
       return {
         startedAt: new Date(feed.startedAt).toISOString(),
         sampleMs: feed.options.sampleMs,

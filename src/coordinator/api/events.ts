@@ -2,15 +2,17 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Coordinator } from '../coordinator.js';
 import type { DrmEventName, DrmEvents } from '../events.js';
+import { parseQuery } from './query.js';
 
-const Query = z.strictObject({ runId: z.string().min(1).optional(), token: z.string().optional() });
+// `token`: EventSource cannot send headers (checked in auth.ts, ignored here).
+const Query = z.strictObject({ runId: z.string().min(1).max(200).optional(), token: z.string().optional() });
 const KEEPALIVE_MS = 15_000;
 
 /** Server-sent events: every task, worker and run event, optionally only those of one run. */
 export function eventsApi(coordinator: Coordinator) {
   return async function plugin(app: FastifyInstance) {
     app.get('/api/v1/events', (request, reply) => {
-      const { runId } = Query.parse(request.query);
+      const { runId } = parseQuery(Query, request.query);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });

@@ -4,6 +4,7 @@ import type { Resources } from '../../core/resources.js';
 import { historyAccuracy, type PredictionAccuracy, type PredictionAccuracySource } from '../../dashboard/accuracy.js';
 import type { Store } from '../../store/store.js';
 import type { Coordinator } from '../coordinator.js';
+import { REJECTION_REASONS } from '../events.js';
 
 // Prometheus exposition at /metrics. Gauges are computed when scraped from the same read views that
 // /api/v1/cluster and /api/v1/workers answer with, so the two never disagree; counters and the
@@ -127,6 +128,13 @@ export function metricsApi(coordinator: Coordinator, store: Store, opts: Metrics
     const placed = new Counter({ name: 'drm_tasks_placed_total', help: 'Task attempts assigned to workers', registers: [registry] });
     const scaling = new Counter({ name: 'drm_scaling_decisions_total', help: 'Scaling decisions by action, executed or not', labelNames: ['action'], registers: [registry] });
     for (const action of SCALING_ACTIONS) scaling.inc({ action }, 0);
+    const rejections = new Counter({
+      name: 'drm_rejections_total',
+      help: 'Requests, worker connections and worker frames refused (bad token, limits, invalid input), by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    for (const reason of REJECTION_REASONS) rejections.inc({ reason }, 0);
 
     const offs = [
       coordinator.bus.on('task', (e) => {
@@ -137,6 +145,7 @@ export function metricsApi(coordinator: Coordinator, store: Store, opts: Metrics
         placed.inc(e.assigned);
       }),
       coordinator.bus.on('scaling', (e) => scaling.inc({ action: e.action })),
+      coordinator.bus.on('rejection', (e) => rejections.inc({ reason: e.reason })),
     ];
     app.addHook('onClose', async () => {
       for (const off of offs) off();
