@@ -173,9 +173,13 @@ class Preferences {
 
   private compute(request: Resources): number[] {
     const wantsGpu = needsGpu(request);
-    const candidates = this.types
+    const fitting = this.types
       .map((t, k) => ({ k, gpu: t.resources.gpus > 0, cost: this.sizes[k] / copies(request, t.resources), size: this.sizes[k] }))
-      .filter((c) => this.limit(c.k) > 0 && fits(request, this.types[c.k].resources));
+      .filter((c) => fits(request, this.types[c.k].resources));
+    // Judged before limits: CPU work that a CPU type could hold waits for one rather than start a GPU
+    // instance because the CPU types are at their limit.
+    const cpuTypeFits = fitting.some((c) => !c.gpu);
+    const candidates = fitting.filter((c) => this.limit(c.k) > 0 && (wantsGpu || !c.gpu || !cpuTypeFits));
     // CPU types first for CPU work; a GPU type only as its last resort. GPU work can only fit GPU types anyway.
     const rank = (gpu: boolean) => (wantsGpu || !gpu ? 0 : 1);
     candidates.sort(
@@ -264,8 +268,10 @@ function whyUnplaceable(request: Resources, types: readonly WorkerType[], limit:
     const where = gaps.every((g) => g.gap.join(', ') === text) ? 'on every type' : `on the closest type ${gaps[0].t.name}`;
     return `no worker type can fit it: needs ${text} ${where}`;
   }
-  const capped = fitting.filter(({ k }) => Number.isFinite(limit(k)));
-  if (capped.length === fitting.length) {
+  // As in the type order: a GPU type is no option for CPU work that a CPU type could hold.
+  const eligible = needsGpu(r) || !fitting.some(({ t }) => t.resources.gpus === 0) ? fitting : fitting.filter(({ t }) => t.resources.gpus === 0);
+  const capped = eligible.filter(({ k }) => Number.isFinite(limit(k)));
+  if (capped.length === eligible.length) {
     return `worker type limit reached: ${capped.map(({ t, k }) => `${t.name} (max ${limit(k)})`).join(', ')}`;
   }
   return `not placed after ${MAX_ROUNDS} simulation rounds`;

@@ -153,8 +153,16 @@ describe('recommend', () => {
     const capped = recommend(pending, TYPES, { maxPerType: { cpu: 1, 'high-memory': 0, gpu: 0 } });
     expect(counts(capped)).toEqual({ cpu: 1 });
     expect(capped.unplaceable).toHaveLength(8);
-    expect(capped.unplaceable[0].reason).toBe('worker type limit reached: cpu (max 1), high-memory (max 0), gpu (max 0)');
+    expect(capped.unplaceable[0].reason).toBe('worker type limit reached: cpu (max 1), high-memory (max 0)');
     verify(pending, capped);
+  });
+
+  it('CPU work waits for a CPU type at its limit rather than start a GPU instance', () => {
+    const pending = demand('unit', 12, { cpu: 2, memoryMb: 512 });
+    const reply = recommend(pending, TYPES, { maxPerType: { cpu: 1, 'high-memory': 0 } });
+    expect(counts(reply)).toEqual({ cpu: 1 });
+    expect(reply.unplaceable.length).toBeGreaterThan(0);
+    expect(reply.unplaceable[0].reason).toMatch(/worker type limit reached/);
   });
 
   it('higher priority gets the capped capacity first', () => {
