@@ -5,6 +5,8 @@ export interface Figure {
   unit: string;
   /** Same-run baseline, when the figure has one; `ratio` = value / baseline. */
   baseline?: number;
+  /** The baseline's unit when it differs from `unit` (a ratio figure over a throughput baseline). */
+  baselineUnit?: string;
   ratio?: number;
   [context: string]: unknown;
 }

@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function printTable(figures: Figure[]): void {
-  const rows = figures.map((f) => [f.bench, `${f.value} ${f.unit}`, f.baseline === undefined ? '' : `${f.baseline} ${f.unit}`, f.ratio === undefined ? '' : `${f.ratio}x`, String(f.goal ?? '')]);
+  const rows = figures.map((f) => [f.bench, `${f.value} ${f.unit}`, f.baseline === undefined ? '' : `${f.baseline} ${f.baselineUnit ?? f.unit}`, f.ratio === undefined ? '' : `${f.ratio}x`, String(f.goal ?? '')]);
   const head = ['figure', 'value', 'baseline', 'ratio', 'goal'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');

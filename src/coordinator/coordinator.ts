@@ -12,6 +12,7 @@ import { ApiError, notFound } from './errors.js';
 import { EventBus } from './events.js';
 import { newId } from './ids.js';
 import { SecretEnv, unopenableReason } from './secret-env.js';
+import { ReadyQueue } from './ready-queue.js';
 import { Serial } from './serial.js';
 import { infeasibleReason, planSubmission } from './submission.js';
 
@@ -47,6 +48,10 @@ interface WorkerSession {
   idleSince: number | null;
   drainedBy: 'operator' | 'scaling' | null;
 }
+
+/** Tasks handed to placement per cycle: at least this many, or this many per schedulable worker. */
+const CYCLE_MIN_CANDIDATES = 1000;
+const CYCLE_CANDIDATES_PER_WORKER = 16;
 
 /** History rows loaded into the predictor at start (newest first); older ones add little. */
 const HISTORY_LOAD_LIMIT = 100_000;
@@ -109,7 +114,7 @@ export class Coordinator {
   private readonly doneStates = new Map<string, TaskState>();
   private readonly dependents = new Map<string, Set<string>>();
   /** Pending tasks whose dependencies all succeeded. */
-  private readonly ready = new Set<string>();
+  private readonly ready = new ReadyQueue();
   private readonly pendingReasons = new Map<string, string>();
   /** Retry backoff: a requeued task is not placed before this time. */
   private readonly notBefore = new Map<string, number>();
@@ -607,8 +612,13 @@ export class Coordinator {
     const started = performance.now();
     const now = this.now();
     let wakeAt = Infinity;
+    // The head of the queue is enough: no cycle can place more tasks than there are free slots, and a
+    // margin lets placement pick the longest and best-fitting among them.
+    const schedulableWorkers = [...this.workers.values()].filter((w) => w.link && this.schedulable(w, now));
+    const limit = Math.max(CYCLE_MIN_CANDIDATES, CYCLE_CANDIDATES_PER_WORKER * schedulableWorkers.length);
     const tasks: PlacementTask[] = [];
     for (const id of this.ready) {
+      if (tasks.length >= limit) break;
       const t = this.tasks.get(id)!;
       const notBefore = this.notBefore.get(id);
       if (notBefore !== undefined && notBefore > now) {
@@ -886,7 +896,7 @@ export class Coordinator {
       Object.assign(task, patch);
       this.notBefore.set(task.id, notBefore);
       if (failedOn) this.avoid.set(task.id, [...(this.avoid.get(task.id) ?? []), failedOn]);
-      this.ready.add(task.id);
+      this.ready.add(task.id, task.priority);
       this.emitTask(task);
     });
   }
@@ -958,7 +968,7 @@ export class Coordinator {
 
   private markReadyIfDepsDone(t: TaskRecord): void {
     if (t.state !== 'pending') return;
-    if (t.dependsOn.every((d) => this.doneStates.get(d) === 'succeeded')) this.ready.add(t.id);
+    if (t.dependsOn.every((d) => this.doneStates.get(d) === 'succeeded')) this.ready.add(t.id, t.priority);
   }
 
   private sendToAttemptWorker(attemptId: string, msg: CoordinatorMessage): void {
@@ -993,7 +1003,17 @@ export class Coordinator {
   /** The live copy of a non-terminal task (with its pending reason), or undefined. */
   liveTask(id: string): { task: TaskRecord; pendingReason: string | undefined } | undefined {
     const task = this.tasks.get(id);
-    return task ? { task, pendingReason: this.pendingReasons.get(id) } : undefined;
+    if (!task) return undefined;
+    return { task, pendingReason: this.pendingReasons.get(id) ?? (task.state === 'pending' ? this.waitingReason(task) : undefined) };
+  }
+
+  /** Why a pending task that the last cycle did not consider is waiting. */
+  private waitingReason(task: TaskRecord): string {
+    const deps = task.dependsOn.filter((d) => this.doneStates.get(d) !== 'succeeded');
+    if (deps.length > 0) return `waiting for ${deps.length} dependenc${deps.length === 1 ? 'y' : 'ies'} to succeed`;
+    const notBefore = this.notBefore.get(task.id);
+    if (notBefore !== undefined && notBefore > this.now()) return `retry backoff: eligible in ${notBefore - this.now()} ms`;
+    return 'queued: tasks ahead of it are placed first';
   }
 
   workerViews() {
