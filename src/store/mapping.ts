@@ -536,7 +536,8 @@ export type WriteStep =
   /** Rows for one table, merged from consecutive inserts of the same kind so a backend can batch them. */
   | { op: 'insert'; mapping: TableMapping<object>; rows: SqlValue[][] }
   /**
-   * Rows of one table that get the same columns set: one `UPDATE ... FROM (VALUES ...)` per chunk.
+   * Rows of one table that get the same columns set (in table order), each id once, for the backend to
+   * apply in bulk (PostgreSQL: `UPDATE ... FROM (VALUES ...)` per chunk; DuckDB: a staging table).
    * Every id must exist, else the write fails naming the first missing one.
    */
   | { op: 'update'; mapping: TableMapping<object>; columns: Column[]; rows: Array<{ id: string; values: SqlValue[] }>; what: string }
