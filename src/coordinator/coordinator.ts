@@ -457,7 +457,8 @@ export class Coordinator {
       this.inbox.push({ workerId, msg, resolve, reject });
       if (this.inboxQueued) return;
       this.inboxQueued = true;
-      void this.serial.run(() => this.drainInbox());
+      // After the current I/O phase: every message already read from the sockets joins this batch.
+      setImmediate(() => void this.serial.run(() => this.drainInbox()));
     });
   }
 
