@@ -78,6 +78,8 @@ class Tx {
   readonly effects: Array<() => void> = [];
   readonly finished = new Set<string>();
   readonly runDelta = new Map<string, { closed: number; failed: boolean; canceled: boolean }>();
+  /** Attempts whose reservations this change gives back. */
+  readonly released: ActiveAttempt[] = [];
 }
 
 export interface CoordinatorDeps {
@@ -469,6 +471,7 @@ export class Coordinator {
     this.inbox = [];
     const tx = new Tx();
     const acks: Array<{ w: WorkerSession; attemptId: string }> = [];
+    let sends: Array<{ w: WorkerSession; msg: CoordinatorMessage }> = [];
     const seen = new Set<string>();
     try {
       for (const item of batch) {
@@ -478,6 +481,7 @@ export class Coordinator {
           await this.planResult(tx, item.workerId, item.msg, acks);
         }
       }
+      sends = this.planCycle(tx);
       await this.commit(tx);
     } catch (err) {
       // Nothing was applied or acked: the workers keep their results and re-send them after reconnecting.
@@ -487,7 +491,9 @@ export class Coordinator {
       return;
     }
     for (const { w, attemptId } of acks) w.link?.send({ type: 'ack', attemptId });
+    for (const { w, msg } of sends) w.link?.send(msg);
     for (const item of batch) item.resolve();
+    // Dependents that became ready and retries still need a cycle of their own.
     if (acks.length > 0) this.trigger();
   }
 
@@ -580,6 +586,7 @@ export class Coordinator {
       else this.finishTask(tx, task, { state: result.status, ...outcome });
       if (w) tx.effects.push(() => this.recordWorkerOutcome(w, result.status === 'succeeded' ? 'success' : cause));
     }
+    tx.released.push(att);
     tx.effects.push(() => this.release(att));
     if (w) acks.push({ w, attemptId: att.id });
   }
@@ -610,6 +617,22 @@ export class Coordinator {
 
   private async scheduleCycle(): Promise<void> {
     if (this.ready.size === 0 || this.closed) return;
+    const tx = new Tx();
+    const sends = this.planCycle(tx);
+    await this.commit(tx);
+    // A link that closed meanwhile simply drops the message; the failure detector requeues its attempts.
+    for (const { w, msg } of sends) w.link?.send(msg);
+  }
+
+  /**
+   * Places ready tasks and adds the assignments to `tx`; returns the messages to send once it commits.
+   * Capacity that `tx` releases (results in the same group commit) counts as free already, so a
+   * finished task's slot is refilled in the very transaction that records its result.
+   */
+  private planCycle(tx: Tx): Array<{ w: WorkerSession; msg: CoordinatorMessage }> {
+    if (this.ready.size === 0 || this.closed) return [];
+    const released = new Map<string, ActiveAttempt[]>();
+    for (const att of tx.released) released.set(att.workerId, [...(released.get(att.workerId) ?? []), att]);
     const started = performance.now();
     const now = this.now();
     let wakeAt = Infinity;
@@ -632,17 +655,19 @@ export class Coordinator {
     for (const w of this.workers.values()) {
       if (!w.link) continue;
       if (w.quarantinedUntil !== null && w.quarantinedUntil > now) wakeAt = Math.min(wakeAt, w.quarantinedUntil);
+      const freed = released.get(w.record.id) ?? [];
       workers.push({
         id: w.record.id,
         type: w.record.type,
         capacity: w.record.resources,
-        reserved: w.reserved,
-        freeGpuIndices: w.freeGpuIndices,
-        schedulable: this.schedulable(w, now),
+        reserved: freed.reduce((r, att) => subtract(r, att.resources), w.reserved),
+        freeGpuIndices: freed.length ? [...w.freeGpuIndices, ...freed.flatMap((a) => a.gpuIndices)].sort((a, b) => a - b) : w.freeGpuIndices,
+        // A worker on trial whose only task just finished may take its next one.
+        schedulable: this.schedulable(w, now, freed.length),
       });
     }
     this.wakeAt(wakeAt);
-    if (tasks.length === 0) return;
+    if (tasks.length === 0) return [];
     const reply = placeTasks({ tasks, workers });
     this.lastPlacementMs = performance.now() - started;
     this.pendingReasons.clear();
@@ -654,9 +679,8 @@ export class Coordinator {
       this.pendingReasons.set(p.taskId, reason);
     }
     this.bus.emit('placement', { durationMs: this.lastPlacementMs, assigned: reply.assignments.length, pending: reply.pending.length, at: this.now() });
-    if (reply.assignments.length === 0) return;
+    if (reply.assignments.length === 0) return [];
 
-    const tx = new Tx();
     const sends: Array<{ w: WorkerSession; msg: CoordinatorMessage }> = [];
     for (const a of reply.assignments) {
       const task = this.tasks.get(a.taskId)!;
@@ -700,17 +724,15 @@ export class Coordinator {
         },
       });
     }
-    await this.commit(tx);
-    // A link that closed meanwhile simply drops the message; the failure detector requeues its attempts.
-    for (const { w, msg } of sends) w.link?.send(msg);
     this.log.debug({ assigned: sends.length, pending: reply.pending.length, placementMs: this.lastPlacementMs }, 'placement cycle');
+    return sends;
   }
 
   /** Active, not quarantined, and on trial only while it runs nothing. */
-  private schedulable(w: WorkerSession, now: number): boolean {
+  private schedulable(w: WorkerSession, now: number, finishing = 0): boolean {
     if (w.record.state !== 'active') return false;
     if (w.quarantinedUntil !== null && w.quarantinedUntil > now) return false;
-    return !w.onTrial || w.attempts.size === 0;
+    return !w.onTrial || w.attempts.size - finishing === 0;
   }
 
   /** Makes sure a cycle runs at `at` (the earliest retry backoff or quarantine end). */

@@ -8,7 +8,8 @@
 // Policy:
 // - order: higher priority first; within a priority, tasks with a known duration longest first (LPT), others FIFO;
 // - best fit: the schedulable worker with the least leftover after placing, so large workers stay free for large tasks;
-// - GPU protection: a task that needs no GPU goes to a GPU worker only when no non-GPU worker can take it now;
+// - GPU protection: a task that needs no GPU goes to a GPU worker only when no non-GPU worker can take it now,
+//   and never while the batch holds GPU work (that worker's cores and memory are for it);
 // - never over-commit: each placement reserves on the simulated worker before the next task is considered;
 // - avoidWorkerIds: an avoided worker is a fallback within its pool (GPU or not), so protection still comes first:
 //   a CPU task takes an avoided CPU worker before a GPU worker.
@@ -139,23 +140,29 @@ export function placeTasks(req: PlacementRequest): PlacementReply {
   }
   cpuPool.sort();
   gpuPool.sort();
-  const forCpuTask = [cpuPool, gpuPool];
+  let gpuWork = false;
+  for (let t = 0; t < T && !gpuWork; t++) gpuWork = need[t * D + GPUS] > 0 || need[t * D + GPU_MEMORY] > 0;
+  const forCpuTask = gpuWork ? [cpuPool] : [cpuPool, gpuPool];
   const forGpuTask = [gpuPool, cpuPool];
 
-  const failed: Float64Array[] = [];
+  // Failed shapes per kind of task: a CPU task kept off GPU workers may fail where a GPU task would not.
+  const failedCpu: Float64Array[] = [];
+  const failedGpu: Float64Array[] = [];
   const assignments: Assignment[] = [];
   const unplaced: number[] = [];
 
   for (let t = 0; t < T; t++) {
     const task = tasks[t];
     const row = t * D;
+    const wantsGpu = need[row + GPUS] > 0 || need[row + GPU_MEMORY] > 0;
+    const failed = wantsGpu ? failedGpu : failedCpu;
     if (dominatesAny(need, row, failed, D)) {
       unplaced.push(t);
       continue;
     }
     const avoid = task.avoidWorkerIds && task.avoidWorkerIds.length > 0 ? new Set(task.avoidWorkerIds) : undefined;
     const lowerBound = weightedSum(need, row, weight, D) - SCORE_SLACK;
-    const pools = need[row + GPUS] > 0 || need[row + GPU_MEMORY] > 0 ? forGpuTask : forCpuTask;
+    const pools = wantsGpu ? forGpuTask : forCpuTask;
     let chosen = -1;
     for (const pool of pools) {
       if (pool.length === 0 || !fitsRow(need, row, pool.maxCap, 0, D)) continue;

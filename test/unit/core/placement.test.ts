@@ -94,9 +94,13 @@ function referencePlace(tasks: readonly PlacementTask[], workers: readonly Place
   );
   const score = (f: Resources) => dims.reduce((s, n) => s + get(f, n) * (max[n] > 0 ? 1 / max[n] : 0), 0);
   const out: Record<string, string> = {};
+  const isGpuTask = (t: PlacementTask) => t.resources.gpus > 0 || t.resources.gpuMemoryMb > 0;
+  const batchHasGpuWork = tasks.some(isGpuTask);
   for (const t of orderTasks(tasks)) {
-    const gpuTask = t.resources.gpus > 0 || t.resources.gpuMemoryMb > 0;
-    const pools = [live.filter((w) => (w.capacity.gpus > 0) === gpuTask), live.filter((w) => (w.capacity.gpus > 0) !== gpuTask)];
+    const gpuTask = isGpuTask(t);
+    const pools = [live.filter((w) => (w.capacity.gpus > 0) === gpuTask)];
+    // CPU work may spill onto GPU workers only while no GPU work is waiting in the batch.
+    if (gpuTask || !batchHasGpuWork) pools.push(live.filter((w) => (w.capacity.gpus > 0) !== gpuTask));
     let chosen: PlacementWorker | undefined;
     for (const pool of pools) {
       const fitting = pool
@@ -332,6 +336,19 @@ describe('placeTasks: capacity accounting', () => {
     expect(reply.pending).toEqual([{ taskId: 'lic2', reason: 'waiting for resources: all fitting workers are busy (1)', infeasible: false }]);
     const never = placeTasks({ tasks: [task('fpga', { cpu: 1, custom: { fpga: 1 } })], workers });
     expect(never.pending[0].reason).toBe('no worker can ever fit it: needs fpga 1 > 0 on every worker');
+  });
+
+  it('keeps CPU work off a GPU worker while GPU work waits in the same batch', () => {
+    const gpuWorker = worker('gpu-1', { cpu: 8, memoryMb: 32768, gpus: 1, gpuMemoryMb: 16384 });
+    const tasks = [
+      ...Array.from({ length: 4 }, (_, i) => task(`cpu-${i}`, { cpu: 2, memoryMb: 512 }, { priority: 1 })),
+      task('gpu-job', { cpu: 1, memoryMb: 1024, gpus: 1 }),
+    ];
+    const reply = placeTasks({ tasks, workers: [gpuWorker] });
+    expect(reply.assignments.map((a) => a.taskId)).toEqual(['gpu-job']);
+    // Without GPU work waiting, the same CPU tasks may use the GPU worker (nothing else can take them).
+    const cpuOnly = placeTasks({ tasks: tasks.slice(0, 4), workers: [gpuWorker] });
+    expect(cpuOnly.assignments).toHaveLength(4);
   });
 
   it('never over-commits on a randomized fleet (seeded) and matches the brute-force rules', () => {
