@@ -79,10 +79,9 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
     secrets: SecretEnv.forToken(tokens.api ?? tokens.worker),
   });
   const rejected = (reason: RejectionReason) => coordinator.bus.emit('rejection', { reason, at: Date.now() });
-  // Without HA this coordinator leads from the start; with HA, only once it holds the lease.
+  // Without HA this coordinator leads once it has rebuilt its view; with HA, only while it holds the lease.
   const leads = () => (leadership ? leadership.isLeader() && coordinator.active : coordinator.active);
   const leaderUrl = () => (leadership ? leadership.leader() : url);
-  if (!opts.ha) await coordinator.start();
 
   const fastifyOptions = {
     loggerInstance: log as FastifyBaseLogger,
@@ -161,7 +160,11 @@ export async function startCoordinatorServer(opts: CoordinatorServerOptions): Pr
       },
     }, log);
     await leadership.start();
-  } else scaling?.start();
+  } else {
+    // Rebuilt only now that workers can reach us: their restart grace must not run out while we load.
+    await coordinator.start();
+    scaling?.start();
+  }
 
   return {
     id,

@@ -157,6 +157,7 @@ describe('coordinator restart', () => {
       const { summary } = await get(`/api/v1/runs/${runId}`);
       return summary.succeeded >= 2 && summary.running >= 1;
     });
+    const firstLog = coordinator.output();
     coordinator.child.kill('SIGKILL');
     await new Promise((resolve) => coordinator.child.once('exit', resolve));
 
@@ -180,7 +181,7 @@ describe('coordinator restart', () => {
         const runs = await markerRuns(markers, id);
         // Finished exactly once: no succeeded attempt ran its process to the end twice.
         expect(runs.done.filter((a) => attempts.some((x) => x.id === a && x.state === 'succeeded')), id).toHaveLength(1);
-        expect(runs.done.length, `${id} finished ${runs.done.length} times`).toBe(1);
+        expect(runs.done.length, `${id} finished ${runs.done.length} times: ${JSON.stringify(attempts.map((a) => [a.id, a.state, a.workerId, a.reason]))}\n${firstLog}\n${coordinator.output()}`).toBe(1);
       }
     } finally {
       await store.close();
