@@ -66,7 +66,10 @@ describe('autoscaling with the local provider', () => {
     expect(ups.filter((d) => d.workerType === "gpu").reduce((n, d) => n + d.count, 0), JSON.stringify(ups.map((d) => [d.workerType, d.count, d.reason]))).toBe(1);
     const tasksByName = Object.fromEntries((await store.listTasks({ runId })).map((t) => [t.name, t]));
     expect(tasksByName['gpu-0'].workerType).toBe('gpu');
-    for (let i = 0; i < 6; i++) expect(tasksByName[`cpu-${i}`].workerType).toBe('cpu');
+    // CPU work may spill onto the GPU worker while no CPU worker has joined yet (placement's GPU
+    // protection yields when nothing else can take it now); what matters is that it made no GPU worker start.
+    for (let i = 0; i < 6; i++) expect(['cpu', 'gpu']).toContain(tasksByName[`cpu-${i}`].workerType);
+    expect(Object.values(tasksByName).filter((t) => t.workerType === 'cpu').length).toBeGreaterThan(0);
 
     // Queue drained: idle workers are drained, then stopped.
     await waitFor('every worker to be scaled down and stopped', async () => {
