@@ -74,7 +74,9 @@ export const chaosBench: Bench = {
       }
       await ended;
       const stored = await store.listTasks({ runId });
-      const lost = stored.filter((t) => t.state !== 'succeeded').length;
+      const notDone = stored.filter((t) => t.state !== 'succeeded');
+      for (const t of notDone) ctx.log(`chaos: ${t.name} ended ${t.state} after ${t.attempts} attempt(s): ${t.reason}`);
+      const lost = notDone.length;
       let duplicated = 0;
       for (const t of stored) if ((await store.listAttempts(t.id)).filter((a) => a.state === 'succeeded').length > 1) duplicated++;
       const context = { tasks: taskCount, kills: requeueMs.length };
