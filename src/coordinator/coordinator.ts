@@ -515,17 +515,24 @@ export class Coordinator {
 
   private async planResult(tx: Tx, workerId: string, result: ResultMessage, acks: Array<{ w: WorkerSession; attemptId: string }>): Promise<void> {
     const w = this.workers.get(workerId);
-    const att = this.attempts.get(result.attemptId) ?? (w ? await this.adoptOrphan(w, result.attemptId) : undefined);
     const refuse = (reason: string) => {
       this.log.warn({ workerId, attemptId: result.attemptId }, `result refused: ${reason}`);
       this.bus.emit('resultRefused', { workerId, attemptId: result.attemptId, reason, at: this.now() });
     };
+    let att = this.attempts.get(result.attemptId);
     if (!att) {
       const stored = await this.store.getAttempt(result.attemptId);
       if (!stored || stored.workerId !== workerId) return refuse('unknown attempt');
-      // Ours but no longer current (recorded, lost or superseded): ack so the worker forgets it, apply nothing.
-      w?.link?.send({ type: 'ack', attemptId: result.attemptId });
-      return refuse(`stale attempt (${stored.state})`);
+      const task = this.tasks.get(stored.taskId);
+      if (!task || task.currentAttemptId !== stored.id) {
+        // Ours but no longer current (recorded, lost or superseded): ack so the worker forgets it, apply nothing.
+        w?.link?.send({ type: 'ack', attemptId: result.attemptId });
+        return refuse(`stale attempt (${stored.state})`);
+      }
+      // Still the current attempt, untracked since a restart: adopt it so its result counts (the task
+      // must not run again). Without a session to hold it, leave it unacked: the worker re-sends it.
+      if (!w) return this.log.warn({ workerId, attemptId: stored.id }, 'result of a current attempt before its worker registered; not acked');
+      att = this.adopt(w, stored, task);
     }
     if (att.workerId !== workerId) return refuse(`attempt belongs to worker ${att.workerId}`);
     const now = this.now();
@@ -831,17 +838,12 @@ export class Coordinator {
   }
 
   /**
-   * After a coordinator restart, a worker may report the result of an attempt that finished while no
-   * coordinator was up: adopt it so that the result is applied (instead of running the task again).
+   * Takes an attempt that the store says is current (after a restart it is an orphan) into the view on
+   * the worker that reports it, so its result is applied instead of the task running again.
    */
-  private async adoptOrphan(w: WorkerSession, attemptId: string): Promise<ActiveAttempt | undefined> {
-    const orphan = this.orphans.get(attemptId);
-    const task = orphan && this.tasks.get(orphan.taskId);
-    if (!orphan || !task || task.currentAttemptId !== attemptId) return undefined;
-    const stored = await this.store.getAttempt(attemptId);
-    if (!stored || stored.workerId !== w.record.id) return undefined;
-    const active: ActiveAttempt = { id: attemptId, taskId: task.id, workerId: w.record.id, resources: task.resources, gpuIndices: stored.gpuIndices };
-    this.orphans.delete(attemptId);
+  private adopt(w: WorkerSession, stored: AttemptRecord, task: TaskRecord): ActiveAttempt {
+    const active: ActiveAttempt = { id: stored.id, taskId: task.id, workerId: w.record.id, resources: task.resources, gpuIndices: stored.gpuIndices };
+    this.orphans.delete(stored.id);
     this.reserve(w, active);
     return active;
   }
