@@ -133,6 +133,8 @@ export class Coordinator {
   private readonly attempts = new Map<string, ActiveAttempt>();
   /** Assigned/running attempts found in the store at start, waiting for their worker to come back. */
   private readonly orphans = new Map<string, { taskId: string; deadline: number }>();
+  /** Results of current attempts that arrived before their worker's session existed, by attempt id. */
+  private readonly held = new Map<string, { workerId: string; result: ResultMessage }>();
   private usageBuffer: UsageSampleRecord[] = [];
   private seq = 0;
   private scheduleQueued = false;
@@ -231,7 +233,7 @@ export class Coordinator {
   }
 
   private reset(): void {
-    for (const m of [this.tasks, this.doneStates, this.dependents, this.pendingReasons, this.notBefore, this.avoid, this.predictions, this.runs, this.workers, this.attempts, this.orphans]) m.clear();
+    for (const m of [this.tasks, this.doneStates, this.dependents, this.pendingReasons, this.notBefore, this.avoid, this.predictions, this.runs, this.workers, this.attempts, this.orphans, this.held]) m.clear();
     this.ready.clear();
     this.usageBuffer = [];
     for (const item of this.inbox) item.reject(new Error('coordinator deactivated'));
@@ -426,6 +428,11 @@ export class Coordinator {
       await this.reconcileRunning(w, hello.running);
       this.bus.emit('worker', { workerId: record.id, type: record.type, state: record.state, at: now });
       this.log.info({ workerId: record.id, workerType: record.type, resources: record.resources }, 'worker joined');
+      for (const [attemptId, h] of this.held) {
+        if (h.workerId !== record.id) continue;
+        this.held.delete(attemptId);
+        void this.onResult(record.id, h.result).catch((err) => this.log.error({ err, attemptId }, 'held result failed'));
+      }
       this.trigger();
     });
   }
@@ -531,7 +538,11 @@ export class Coordinator {
       }
       // Still the current attempt, untracked since a restart: adopt it so its result counts (the task
       // must not run again). Without a session to hold it, leave it unacked: the worker re-sends it.
-      if (!w) return this.log.warn({ workerId, attemptId: stored.id }, 'result of a current attempt before its worker registered; not acked');
+      if (!w) {
+        // Held until its worker registers (then applied); meanwhile the attempt is not given up on.
+        this.held.set(stored.id, { workerId, result });
+        return this.log.warn({ workerId, attemptId: stored.id }, 'result of a current attempt before its worker registered: held');
+      }
       att = this.adopt(w, stored, task);
     }
     if (att.workerId !== workerId) return refuse(`attempt belongs to worker ${att.workerId}`);
@@ -788,7 +799,7 @@ export class Coordinator {
         this.loseWorker(tx, w, reason);
       }
       for (const [attemptId, o] of this.orphans) {
-        if (now >= o.deadline) this.loseAttempt(tx, attemptId, o.taskId, 'its worker did not report it after reconnecting', undefined);
+        if (now >= o.deadline && !this.held.has(attemptId)) this.loseAttempt(tx, attemptId, o.taskId, 'its worker did not report it after reconnecting', undefined);
       }
       await this.commit(tx);
     });

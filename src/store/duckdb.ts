@@ -17,7 +17,6 @@ import {
   missingRowError,
   planWrite,
   questionMarks,
-  reads,
   rowUpdateStatement,
   SQL_TYPES,
   toNumber,
@@ -29,6 +28,7 @@ import {
   type TableMapping,
   type WriteStep,
 } from './mapping.js';
+import { SqlReads } from './sql-reads.js';
 import {
   acquireLeaseStatement,
   checkFence,
@@ -41,19 +41,10 @@ import {
 } from './lease.js';
 import { migrationStatements, pendingMigrations, SCHEMA_MIGRATIONS_DDL } from './schema.js';
 import type {
-  AttemptRecord,
   Change,
   Fence,
   LeaseAcquisition,
-  LeaseRecord,
-  RunRecord,
-  ScalingDecisionRecord,
   Store,
-  TaskFilter,
-  TaskHistoryRecord,
-  TaskRecord,
-  UsageSampleRecord,
-  WorkerRecord,
 } from './store.js';
 
 // The embedded store: one DuckDB file (or ':memory:'), one connection, every call queued behind the
@@ -102,7 +93,8 @@ export interface AppliedMigration {
   appliedAt: number;
 }
 
-export class DuckDbStore implements Store {
+export class DuckDbStore extends SqlReads implements Store {
+  protected readonly placeholder = questionMarks;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -115,7 +107,9 @@ export class DuckDbStore implements Store {
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
     readonly path: string,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Opens (creating it and its parent directories if needed) a DuckDB file; ':memory:' for a throwaway one. */
   static async open(path: string): Promise<DuckDbStore> {
@@ -225,53 +219,6 @@ export class DuckDbStore implements Store {
     return this.serial(async () => (await this.rows(releaseLeaseStatement(name, holder, epoch, LEASE_PLACEHOLDER))).length > 0);
   }
 
-  getLease(name: string): Promise<LeaseRecord | undefined> {
-    return this.first(getLeaseQuery(name, LEASE_PLACEHOLDER));
-  }
-
-  getRun(id: string): Promise<RunRecord | undefined> {
-    return this.first(reads.getRun(id, questionMarks));
-  }
-
-  listRuns(limit?: number): Promise<RunRecord[]> {
-    return this.all(reads.listRuns(limit, questionMarks));
-  }
-
-  getTask(id: string): Promise<TaskRecord | undefined> {
-    return this.first(reads.getTask(id, questionMarks));
-  }
-
-  listTasks(filter: TaskFilter = {}): Promise<TaskRecord[]> {
-    return this.all(reads.listTasks(filter, questionMarks));
-  }
-
-  async maxTaskSeq(): Promise<number> {
-    return (await this.first(reads.maxTaskSeq())) ?? 0;
-  }
-
-  getAttempt(id: string): Promise<AttemptRecord | undefined> {
-    return this.first(reads.getAttempt(id, questionMarks));
-  }
-
-  listAttempts(taskId: string): Promise<AttemptRecord[]> {
-    return this.all(reads.listAttempts(taskId, questionMarks));
-  }
-
-  listWorkers(): Promise<WorkerRecord[]> {
-    return this.all(reads.listWorkers(questionMarks));
-  }
-
-  listUsageSamples(workerId: string, sinceAt?: number): Promise<UsageSampleRecord[]> {
-    return this.all(reads.listUsageSamples(workerId, sinceAt, questionMarks));
-  }
-
-  listScalingDecisions(limit?: number): Promise<ScalingDecisionRecord[]> {
-    return this.all(reads.listScalingDecisions(limit, questionMarks));
-  }
-
-  listTaskHistory(filter: { modelType?: string; name?: string; limit?: number } = {}): Promise<TaskHistoryRecord[]> {
-    return this.all(reads.listTaskHistory(filter, questionMarks));
-  }
 
   // -------------------------------------------------------------------------------------------------
 
@@ -442,12 +389,12 @@ export class DuckDbStore implements Store {
     return this.run(statement, async (prepared) => (await prepared.runAndReadAll()).getRowObjects());
   }
 
-  private all<T>(query: Query<T>): Promise<T[]> {
+  protected all<T>(query: Query<T>): Promise<T[]> {
     return this.serial(async () => (await this.rows(query)).map((row) => query.decode(row)));
   }
 
-  private async first<T>(query: Query<T>): Promise<T | undefined> {
-    return (await this.all(query))[0];
+  protected override leasePlaceholder() {
+    return LEASE_PLACEHOLDER;
   }
 }
 

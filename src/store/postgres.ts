@@ -1,10 +1,10 @@
 import pg from 'pg';
-import { bulkUpdateStatements, dollarNumbers, insertStatements, missingRowError, planWrite, reads, toNumber, type Query, type Row, type SqlValue, type Statement, type WriteStep } from './mapping.js';
+import { bulkUpdateStatements, dollarNumbers, insertStatements, missingRowError, planWrite, toNumber, type Query, type Row, type SqlValue, type Statement, type WriteStep } from './mapping.js';
+import { SqlReads } from './sql-reads.js';
 import {
   acquireLeaseStatement,
   checkFence,
   fenceQuery,
-  getLeaseQuery,
   leaseClock,
   POSTGRES_CLOCK,
   releaseLeaseStatement,
@@ -12,19 +12,10 @@ import {
 } from './lease.js';
 import { migrationStatements, pendingMigrations, SCHEMA_MIGRATIONS_DDL } from './schema.js';
 import type {
-  AttemptRecord,
   Change,
   Fence,
   LeaseAcquisition,
-  LeaseRecord,
-  RunRecord,
-  ScalingDecisionRecord,
   Store,
-  TaskFilter,
-  TaskHistoryRecord,
-  TaskRecord,
-  UsageSampleRecord,
-  WorkerRecord,
 } from './store.js';
 
 // The PostgreSQL store, for several coordinators sharing one database (high availability). Same SQL as
@@ -66,14 +57,17 @@ export interface AppliedMigration {
   appliedAt: number;
 }
 
-export class PostgresStore implements Store {
+export class PostgresStore extends SqlReads implements Store {
+  protected readonly placeholder = dollarNumbers;
   private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
     /** The URL without its password, for messages. */
     readonly location: string,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Connects (checking the server answers) to a postgres:// or postgresql:// URL; call migrate() next. */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -174,53 +168,6 @@ export class PostgresStore implements Store {
     return ((await this.run(releaseLeaseStatement(name, holder, epoch, dollarNumbers))).rowCount ?? 0) > 0;
   }
 
-  getLease(name: string): Promise<LeaseRecord | undefined> {
-    return this.first(getLeaseQuery(name, dollarNumbers));
-  }
-
-  getRun(id: string): Promise<RunRecord | undefined> {
-    return this.first(reads.getRun(id, dollarNumbers));
-  }
-
-  listRuns(limit?: number): Promise<RunRecord[]> {
-    return this.all(reads.listRuns(limit, dollarNumbers));
-  }
-
-  getTask(id: string): Promise<TaskRecord | undefined> {
-    return this.first(reads.getTask(id, dollarNumbers));
-  }
-
-  listTasks(filter: TaskFilter = {}): Promise<TaskRecord[]> {
-    return this.all(reads.listTasks(filter, dollarNumbers));
-  }
-
-  async maxTaskSeq(): Promise<number> {
-    return (await this.first(reads.maxTaskSeq())) ?? 0;
-  }
-
-  getAttempt(id: string): Promise<AttemptRecord | undefined> {
-    return this.first(reads.getAttempt(id, dollarNumbers));
-  }
-
-  listAttempts(taskId: string): Promise<AttemptRecord[]> {
-    return this.all(reads.listAttempts(taskId, dollarNumbers));
-  }
-
-  listWorkers(): Promise<WorkerRecord[]> {
-    return this.all(reads.listWorkers(dollarNumbers));
-  }
-
-  listUsageSamples(workerId: string, sinceAt?: number): Promise<UsageSampleRecord[]> {
-    return this.all(reads.listUsageSamples(workerId, sinceAt, dollarNumbers));
-  }
-
-  listScalingDecisions(limit?: number): Promise<ScalingDecisionRecord[]> {
-    return this.all(reads.listScalingDecisions(limit, dollarNumbers));
-  }
-
-  listTaskHistory(filter: { modelType?: string; name?: string; limit?: number } = {}): Promise<TaskHistoryRecord[]> {
-    return this.all(reads.listTaskHistory(filter, dollarNumbers));
-  }
 
   // -------------------------------------------------------------------------------------------------
 
@@ -255,12 +202,8 @@ export class PostgresStore implements Store {
     return run(this.pool, statement);
   }
 
-  private async all<T>(query: Query<T>): Promise<T[]> {
+  protected async all<T>(query: Query<T>): Promise<T[]> {
     return (await this.run(query)).rows.map((row) => query.decode(row));
-  }
-
-  private async first<T>(query: Query<T>): Promise<T | undefined> {
-    return (await this.all(query))[0];
   }
 }
 
