@@ -6,7 +6,7 @@ import { startCoordinatorServer } from '../src/coordinator/server.js';
 import { BUILTIN_WORKER_TYPES } from '../src/core/worker-types.js';
 import { startLocalWorker, type LocalWorker } from '../src/providers/local.js';
 import { openStore } from '../src/store/open.js';
-import { median, round, type Bench } from './figures.js';
+import { median, round, seeded, type Bench } from './figures.js';
 
 // Chaos: real worker processes are killed with SIGKILL at random during a run (and replaced, as a
 // provider would). Prints tasks lost and duplicated (both must be 0) and how fast a dead worker's
@@ -40,8 +40,7 @@ export const chaosBench: Bench = {
     };
     try {
       for (let i = 0; i < 4; i++) await addWorker();
-      let rand = 12345;
-      const random = () => ((rand = (rand * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+      const random = seeded(12345);
       const tasks = Array.from({ length: taskCount }, (_, i) => ({
         name: `chaos-${i}`,
         command: [process.execPath, '-e', `setTimeout(() => {}, ${100 + Math.floor(random() * 500)})`],

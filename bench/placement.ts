@@ -1,15 +1,10 @@
 import { placeTasks, type PlacementTask, type PlacementWorker } from '../src/core/placement.js';
 import { fits, resources, subtract, type Resources } from '../src/core/resources.js';
 import { BUILTIN_WORKER_TYPES } from '../src/core/worker-types.js';
-import { median, round, type Bench } from './figures.js';
+import { median, round, seeded, type Bench } from './figures.js';
 
 // Placement of 10,000 pending tasks onto 1,000 workers (goal: <= 50 ms), against a same-run baseline:
 // the plain first-fit loop one would write without the optimizer's indexing.
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 
 export function fleet(n: number): PlacementWorker[] {
   return Array.from({ length: n }, (_, i) => {

@@ -1,15 +1,10 @@
 import { mape, Predictor, type HistorySample } from '../src/core/predictor.js';
-import { round, type Bench } from './figures.js';
+import { round, seeded, type Bench } from './figures.js';
 
 // Prediction accuracy on a workload with known ground truth: each (model, batch) has a true duration
 // and memory that scale with batch size (duration ~ batch^0.9, memory ~ batch^0.8) plus noise. The
 // predictor learns from a training stream and is scored on held-out tasks, some of them at batch
 // sizes it never saw (scaled estimates).
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 
 export const predictionBench: Bench = {
   name: 'prediction',

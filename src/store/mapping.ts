@@ -109,7 +109,14 @@ export function snakeCase(field: string): string {
   return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-function scalar(field: string, type: ColumnType, options: FieldOptions = {}): Field {
+/** One column; absent values are NULL (allowed only when nullable), present ones go through encode/decode. */
+function singleColumn(
+  field: string,
+  type: ColumnType,
+  options: FieldOptions,
+  encodeValue: (value: unknown, where: string) => SqlValue,
+  decodeValue: (value: unknown) => unknown,
+): Field {
   const column: Column = { name: options.column ?? snakeCase(field), type };
   return {
     field,
@@ -119,14 +126,18 @@ function scalar(field: string, type: ColumnType, options: FieldOptions = {}): Fi
         if (!options.nullable) throw new TypeError(`${table}.${column.name}: a value is required`);
         out.push(null);
       } else {
-        out.push(checkValue(value, type, `${table}.${column.name}`));
+        out.push(encodeValue(value, `${table}.${column.name}`));
       }
     },
     decode(row) {
       const v = row[column.name];
-      return v === null || v === undefined ? null : decodeValue(v, type);
+      return v === null || v === undefined ? null : decodeValue(v);
     },
   };
+}
+
+function scalar(field: string, type: ColumnType, options: FieldOptions = {}): Field {
+  return singleColumn(field, type, options, (v, where) => checkValue(v, type, where), (v) => decodeValue(v, type));
 }
 
 const text = (field: string, o?: FieldOptions) => scalar(field, 'text', o);
@@ -137,23 +148,7 @@ const boolean = (field: string, o?: FieldOptions) => scalar(field, 'boolean', o)
 
 /** Objects and arrays are stored as JSON text: portable, and readable from SQL with json functions. */
 function json(field: string, options: FieldOptions = {}): Field {
-  const column: Column = { name: options.column ?? snakeCase(field), type: 'text' };
-  return {
-    field,
-    columns: [column],
-    encode(value, table, out) {
-      if (value === null || value === undefined) {
-        if (!options.nullable) throw new TypeError(`${table}.${column.name}: a value is required`);
-        out.push(null);
-      } else {
-        out.push(JSON.stringify(value));
-      }
-    },
-    decode(row) {
-      const v = row[column.name];
-      return v === null || v === undefined ? null : JSON.parse(String(v));
-    },
-  };
+  return singleColumn(field, 'text', options, (v) => JSON.stringify(v), (v) => JSON.parse(String(v)));
 }
 
 /**

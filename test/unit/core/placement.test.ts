@@ -8,6 +8,7 @@ import {
 } from '../../../src/core/placement.js';
 import { add, fits, resources, RESOURCE_NAMES, subtract, type Resources } from '../../../src/core/resources.js';
 import { BUILTIN_WORKER_TYPES, findWorkerType } from '../../../src/core/worker-types.js';
+import { seededRandom } from '../../helpers/random.js';
 
 function worker(id: string, capacity: Partial<Resources>, extra: Partial<PlacementWorker> = {}): PlacementWorker {
   const cap = resources(capacity);
@@ -34,16 +35,6 @@ function task(id: string, r: Partial<Resources>, extra: Partial<PlacementTask> =
 
 function placedOn(reply: PlacementReply): Record<string, string> {
   return Object.fromEntries(reply.assignments.map((a) => [a.taskId, a.workerId]));
-}
-
-// Seeded PRNG (mulberry32) so the randomized cases are reproducible.
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Checks the invariants every reply must hold: no over-commit, GPU indices valid and unique, each task once. */
@@ -118,7 +109,7 @@ function referencePlace(tasks: readonly PlacementTask[], workers: readonly Place
 }
 
 function randomCase(seed: number, nTasks: number, nWorkers: number) {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
   const shapes = [
     { cpu: 1, memoryMb: 512 },
@@ -218,7 +209,7 @@ describe('placeTasks: pending reasons', () => {
 
   it('counts fitting workers correctly in a fleet of many distinct capacities', () => {
     // More distinct capacities than the scan threshold: the bitset index answers; compare with a brute-force count.
-    const r = rng(7);
+    const r = seededRandom(7);
     const workers = Array.from({ length: 300 }, (_, i) =>
       worker(`w${i}`, { cpu: 1 + Math.floor(r() * 16), memoryMb: 1024 * (1 + Math.floor(r() * 64)), gpus: r() < 0.2 ? 1 : 0 }, {
         reserved: resources({ cpu: 64, memoryMb: 1 << 20, gpus: 4 }),
@@ -436,7 +427,7 @@ describe('placeTasks: purity and determinism', () => {
     const snapshot = structuredClone({ tasks, workers });
     const first = placeTasks({ tasks, workers });
     expect(placeTasks({ tasks, workers })).toEqual(first);
-    const r = rng(9);
+    const r = seededRandom(9);
     const shuffle = <T>(xs: readonly T[]) => [...xs].map((x) => ({ x, k: r() })).sort((a, b) => a.k - b.k).map((p) => p.x);
     expect(placeTasks({ tasks: shuffle(tasks), workers: shuffle(workers) })).toEqual(first);
     expect({ tasks, workers }).toEqual(snapshot);

@@ -18,6 +18,7 @@ import {
 import { classify } from '../../../src/core/classify.js';
 import { DEFAULT_TASK_RESOURCES, resources } from '../../../src/core/resources.js';
 import type { TaskHistoryRecord } from '../../../src/store/store.js';
+import { seededRandom } from '../../helpers/random.js';
 
 let clock = 0;
 function sample(over: Partial<HistorySample> = {}): HistorySample {
@@ -47,18 +48,6 @@ function learned(rows: HistorySample[], opts = {}): Predictor {
   const p = new Predictor(opts);
   for (const r of rows) expect(p.add(r)).toEqual({ ok: true });
   return p;
-}
-
-// Seeded PRNG (mulberry32) so the noisy cases are reproducible.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('categories and defaults', () => {
@@ -253,7 +242,7 @@ describe('estimates', () => {
 
   it('is deterministic', () => {
     const build = () => {
-      const r = rng(7);
+      const r = seededRandom(7);
       return learned(times(200, (i) => ({ name: `n${i % 5}`, modelName: 'm', modelType: 'llm', batchSize: 2 ** (i % 4), durationMs: 1000 * r() + 1, peakMemoryMb: 500 * r() + 1, cpuSeconds: r() })));
     };
     const a = build();
@@ -301,7 +290,7 @@ describe('batch scaling', () => {
   });
 
   it('from batch 4 to batch 8 the factor is between 1.5 and 2.5 on roughly linear data', () => {
-    const r = rng(42);
+    const r = seededRandom(42);
     const noise = () => 0.9 + 0.2 * r();
     const rows: HistorySample[] = [];
     for (const b of [1, 2, 4, 16]) {
@@ -445,7 +434,7 @@ describe('accuracy', () => {
   });
 
   it('on a workload with known ground truth the learned estimates are close', () => {
-    const r = rng(3);
+    const r = seededRandom(3);
     const truth = (b: number) => ({ durationMs: 40 * b, peakMemoryMb: 200 + 0 * b });
     const p = new Predictor();
     const t = new AccuracyTracker();
@@ -466,7 +455,7 @@ describe('accuracy', () => {
 
 describe('scale', () => {
   it('100k history rows stay cheap to add and to predict from', () => {
-    const r = rng(11);
+    const r = seededRandom(11);
     const rows = Array.from({ length: 100_000 }, (_, i) =>
       sample({ name: `t${i % 500}`, modelName: `m${i % 40}`, modelType: ['llm', 'embedding', 'vision'][i % 3], batchSize: 2 ** (i % 6), durationMs: 1000 * r() + 1, peakMemoryMb: 1000 * r() + 1, cpuSeconds: r() }),
     );

@@ -3,6 +3,7 @@ import { placeTasks, type PlacementWorker } from '../../../src/core/placement.js
 import { recommend, type PendingDemand, type RecommendReply } from '../../../src/core/recommend.js';
 import { resources, type Resources } from '../../../src/core/resources.js';
 import { BUILTIN_WORKER_TYPES, findWorkerType, type WorkerType } from '../../../src/core/worker-types.js';
+import { seededRandom } from '../../helpers/random.js';
 
 const TYPES = BUILTIN_WORKER_TYPES;
 
@@ -47,18 +48,6 @@ function verify(pending: PendingDemand[], reply: RecommendReply, types: readonly
   // No recommended instance is idle.
   const used = new Set(placed.assignments.map((a) => a.workerId));
   for (const w of workers.slice(existing.length)) expect(used.has(w.id), w.id).toBe(true);
-}
-
-// Seeded PRNG (mulberry32) so the randomized cases are reproducible.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('recommend', () => {
@@ -189,7 +178,7 @@ describe('recommend', () => {
   });
 
   it('is deterministic', () => {
-    const r = rng(5);
+    const r = seededRandom(5);
     const pending = Array.from({ length: 500 }, (_, i) => ({
       id: `t${i}`,
       priority: Math.floor(r() * 3),
@@ -204,7 +193,7 @@ describe('recommend', () => {
 
   it('random mixes: every placeable task fits the recommended fleet, no instance idle', () => {
     for (let seed = 1; seed <= 20; seed++) {
-      const r = rng(seed);
+      const r = seededRandom(seed);
       const n = 20 + Math.floor(r() * 200);
       const pending = Array.from({ length: n }, (_, i) => {
         const kind = r();
@@ -226,7 +215,7 @@ describe('recommend', () => {
   });
 
   it('10,000 pending tasks on 3 types stay well under 200 ms', () => {
-    const r = rng(9);
+    const r = seededRandom(9);
     const pending = Array.from({ length: 10_000 }, (_, i) => {
       const kind = r();
       const res =
