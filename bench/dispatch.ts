@@ -28,7 +28,7 @@ export async function measureDrmDispatch(workers: number, tasks: number): Promis
     const elapsedMs = performance.now() - started;
     return { tasksPerSec: (tasks / elapsedMs) * 1000, elapsedMs };
   } finally {
-    fleet.close();
+    await fleet.close();
     await server.close();
     await store.close();
     await rm(dir, { recursive: true, force: true });

@@ -480,6 +480,7 @@ export class Coordinator {
     const acks: Array<{ w: WorkerSession; attemptId: string }> = [];
     let sends: Array<{ w: WorkerSession; msg: CoordinatorMessage }> = [];
     const seen = new Set<string>();
+    let readyBefore = 0;
     try {
       for (const item of batch) {
         if (item.msg.type === 'started') this.planStarted(tx, item.workerId, item.msg.attemptId, item.msg.pid);
@@ -489,6 +490,7 @@ export class Coordinator {
         }
       }
       sends = this.planCycle(tx);
+      readyBefore = this.ready.additions;
       await this.commit(tx);
     } catch (err) {
       // Nothing was applied or acked: the workers keep their results and re-send them after reconnecting.
@@ -500,8 +502,9 @@ export class Coordinator {
     for (const { w, attemptId } of acks) w.link?.send({ type: 'ack', attemptId });
     for (const { w, msg } of sends) w.link?.send(msg);
     for (const item of batch) item.resolve();
-    // Dependents that became ready and retries still need a cycle of their own.
-    if (acks.length > 0) this.trigger();
+    // This batch's cycle already refilled the slots its results freed; dependents that became ready
+    // and retries (made ready when the batch committed) need a cycle of their own.
+    if (this.ready.additions !== readyBefore) this.trigger();
   }
 
   private planStarted(tx: Tx, workerId: string, attemptId: string, pid: number): void {

@@ -8,6 +8,8 @@ export class ReadyQueue {
   /** Priorities present, highest first. */
   private priorities: number[] = [];
   private readonly priorityOf = new Map<string, number>();
+  /** Counts additions, so a caller can tell whether anything became ready since it last looked. */
+  additions = 0;
 
   get size(): number {
     return this.priorityOf.size;
@@ -26,6 +28,7 @@ export class ReadyQueue {
     }
     bucket.add(id);
     this.priorityOf.set(id, priority);
+    this.additions++;
   }
 
   delete(id: string): void {

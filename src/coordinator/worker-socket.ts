@@ -41,7 +41,7 @@ export function attachWorkerSocket(app: FastifyInstance, coordinator: Coordinato
       opts.onRejection('unauthorized');
       return refuse(socket, 401, 'Unauthorized');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveWorker(ws, coordinator, log, opts));
+    wss.handleUpgrade(req, socket, head, (ws) => serveWorker(ws, socket, coordinator, log, opts));
   });
   return wss;
 }
@@ -56,11 +56,22 @@ function closeReason(text: string): string {
   return buf.length <= 123 ? text : buf.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
 }
 
-function serveWorker(ws: WebSocket, coordinator: Coordinator, log: Logger, opts: WorkerSocketOptions): void {
+function serveWorker(ws: WebSocket, socket: Duplex, coordinator: Coordinator, log: Logger, opts: WorkerSocketOptions): void {
   let workerId: string | null = null;
+  let corked = false;
   const link: WorkerLink = {
     send(msg: CoordinatorMessage) {
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+      if (ws.readyState !== WebSocket.OPEN) return;
+      // Messages sent in one tick (a commit's acks and assignments) leave in one write, not one each.
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          corked = false;
+          socket.uncork();
+        });
+      }
+      ws.send(JSON.stringify(msg));
     },
     close(code, reason) {
       ws.close(code, closeReason(reason));

@@ -40,11 +40,11 @@ import {
   type LeaseClock,
 } from './lease.js';
 import { migrationStatements, pendingMigrations, SCHEMA_MIGRATIONS_DDL } from './schema.js';
+import type { JournalBackend } from './journal.js';
 import type {
   Change,
   Fence,
   LeaseAcquisition,
-  Store,
 } from './store.js';
 
 // The embedded store: one DuckDB file (or ':memory:'), one connection, every call queued behind the
@@ -93,7 +93,7 @@ export interface AppliedMigration {
   appliedAt: number;
 }
 
-export class DuckDbStore extends SqlReads implements Store {
+export class DuckDbStore extends SqlReads implements JournalBackend {
   protected readonly placeholder = questionMarks;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -177,7 +177,24 @@ export class DuckDbStore extends SqlReads implements Store {
   async write(changes: readonly Change[], fence?: Fence): Promise<void> {
     // Encoding (and its validation) happens now, so a bad record fails before the queue and a caller
     // mutating its objects after the call cannot change what gets stored.
-    const steps = planWrite(changes, questionMarks);
+    await this.writeSteps(planWrite(changes, questionMarks), fence);
+  }
+
+  // The write journal (see journal.ts): its entries are applied in bulk, with their position.
+
+  /** Applies steps and records `throughSeq` as the journal position the tables hold, in one transaction. */
+  applyJournal(steps: readonly WriteStep[], throughSeq: number): Promise<void> {
+    const position: WriteStep = { op: 'exec', statement: { sql: 'UPDATE write_journal_state SET applied_seq = ?', values: [throughSeq], types: ['bigint'] } };
+    return this.writeSteps([...steps, position]);
+  }
+
+  /** The last journal entry the tables hold (0 when none ever was). */
+  async journalPosition(): Promise<number> {
+    const rows = await this.all({ sql: 'SELECT applied_seq FROM write_journal_state', values: [], types: [], decode: (row) => toNumber(row.applied_seq) });
+    return rows[0] ?? 0;
+  }
+
+  private async writeSteps(steps: readonly WriteStep[], fence?: Fence): Promise<void> {
     await this.serial(async () => {
       if (steps.length === 0 && !fence) return;
       // The write's staging tables are created afresh with the BEGIN, in its round trip; `fresh` holds

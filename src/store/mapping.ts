@@ -557,8 +557,8 @@ function insertMapping(change: Change): { mapping: TableMapping<object>; records
   }
 }
 
-/** A planned change to rows of one table, before it is grouped into steps. */
-type PlannedOp =
+/** A planned change to rows of one table (its values encoded), before it is grouped into steps. */
+export type PlannedOp =
   | { op: 'insert'; mapping: TableMapping<object>; rows: SqlValue[][]; keys: string[] }
   /** `set`: the encoded values by column position, undefined where no patch named the column. */
   | { op: 'update'; mapping: TableMapping<object>; what: string; id: string; key: string; set: Array<SqlValue | undefined> }
@@ -567,31 +567,19 @@ type PlannedOp =
 /**
  * Turns changes into steps, encoding (and so validating) every record before anything is executed.
  * Updates of an id that does not exist fail the whole write: a lost update is a bug to surface, not skip.
- *
- * Patches to one row with no other change to that row between them become one update (applying A
- * then B is applying A with B's fields laid over it): a task that starts and finishes within one group
- * commit is one UPDATE, not two that must run one after the other.
- *
- * Changes are batched across the whole write, not only when adjacent: a scheduling cycle or a group
- * commit interleaves attempt and task changes, and one statement per row is the slow path (about
- * 30x slower in DuckDB). Order is kept where it matters: a change goes one "level" after the last
- * change to the same row, levels run in order, and within a level steps keep first-appearance order.
- * Rows that get the same columns set share a step whatever order their patches named the fields in.
  */
 export function planWrite(changes: readonly Change[], placeholder: Placeholder): WriteStep[] {
+  return planSteps(planOps(changes, placeholder));
+}
+
+/** Each change encoded (and so validated) on its own, in order; the values are copies of the records'. */
+export function planOps(changes: readonly Change[], placeholder: Placeholder): PlannedOp[] {
   const ops: PlannedOp[] = [];
-  // The update a further patch of the same row merges into; absent once another kind of change touched the row.
-  const openUpdate = new Map<string, Extract<PlannedOp, { op: 'update' }>>();
   const update = (mapping: TableMapping<object>, what: string, id: string, patch: object) => {
-    const key = `${mapping.table}:${id}`;
-    const open = openUpdate.get(key);
-    if (open) return mapping.patchInto(patch, open.set);
     const set: Array<SqlValue | undefined> = [];
     mapping.patchInto(patch, set);
     if (set.length === 0) return; // an empty patch changes nothing
-    const op = { op: 'update' as const, mapping, what, id, key, set };
-    ops.push(op);
-    openUpdate.set(key, op);
+    ops.push({ op: 'update', mapping, what, id, key: `${mapping.table}:${id}`, set });
   };
   for (const change of changes) {
     const insert = insertMapping(change);
@@ -599,9 +587,7 @@ export function planWrite(changes: readonly Change[], placeholder: Placeholder):
       if (insert.records.length === 0) continue;
       const keyIndex = insert.mapping.columns.indexOf(insert.mapping.key);
       const rows = insert.records.map((r) => insert.mapping.encode(r));
-      const keys = rows.map((r) => `${insert.mapping.table}:${String(r[keyIndex])}`);
-      for (const k of keys) openUpdate.delete(k);
-      ops.push({ op: 'insert', mapping: insert.mapping, rows, keys });
+      ops.push({ op: 'insert', mapping: insert.mapping, rows, keys: rows.map((r) => `${insert.mapping.table}:${String(r[keyIndex])}`) });
       continue;
     }
     switch (change.kind) {
@@ -617,19 +603,78 @@ export function planWrite(changes: readonly Change[], placeholder: Placeholder):
       case 'workerUpdate':
         update(WORKERS as TableMapping<object>, 'worker', change.id, change.patch);
         break;
-      case 'workerUpsert': {
-        const key = `${WORKERS.table}:${change.worker.id}`;
-        openUpdate.delete(key);
-        ops.push({ op: 'exec', key, statement: upsertStatement(WORKERS, change.worker, placeholder) });
+      case 'workerUpsert':
+        ops.push({ op: 'exec', key: `${WORKERS.table}:${change.worker.id}`, statement: upsertStatement(WORKERS, change.worker, placeholder) });
         break;
-      }
       default: {
         const unknown: { kind?: unknown } = change;
         throw new TypeError(`unknown change kind ${JSON.stringify(unknown.kind)}`);
       }
     }
   }
-  return groupSteps(ops);
+  return ops;
+}
+
+/**
+ * Merges ops (of one write, or of many journaled writes in order) and groups them into steps; the ops
+ * themselves are left as they were.
+ *
+ * Patches to one row with no other change to that row between them become one update (applying A
+ * then B is applying A with B's fields laid over it): a task that starts and finishes within one group
+ * commit is one UPDATE, not two that must run one after the other. A patch of a row inserted earlier
+ * is laid over the inserted row: an attempt assigned and finished within one write is one INSERT.
+ *
+ * Changes are batched across the whole write, not only when adjacent: a scheduling cycle or a group
+ * commit interleaves attempt and task changes, and one statement per row is the slow path (about
+ * 30x slower in DuckDB). Order is kept where it matters: a change goes one "level" after the last
+ * change to the same row, levels run in order, and within a level steps keep first-appearance order.
+ * Rows that get the same columns set share a step whatever order their patches named the fields in.
+ */
+export function planSteps(ops: readonly PlannedOp[]): WriteStep[] {
+  const merged: PlannedOp[] = [];
+  // The update a further patch of the same row merges into; absent once another kind of change touched the row.
+  const openUpdate = new Map<string, Extract<PlannedOp, { op: 'update' }>>();
+  // The encoded row an insert adds: a later patch of that row is laid over it.
+  const inserted = new Map<string, SqlValue[]>();
+  const overlay = (set: ReadonlyArray<SqlValue | undefined>, into: Array<SqlValue | undefined>) => {
+    for (let i = 0; i < set.length; i++) if (set[i] !== undefined) into[i] = set[i];
+  };
+  for (const op of ops) {
+    switch (op.op) {
+      case 'insert': {
+        const rows = op.rows.map((r) => r.slice());
+        op.keys.forEach((k, i) => {
+          openUpdate.delete(k);
+          // A second insert of the key fails the write anyway; patches stay with the first row.
+          if (!inserted.has(k)) inserted.set(k, rows[i]);
+        });
+        merged.push({ ...op, rows });
+        break;
+      }
+      case 'update': {
+        const row = inserted.get(op.key);
+        if (row) {
+          overlay(op.set, row);
+          break;
+        }
+        const open = openUpdate.get(op.key);
+        if (open) {
+          overlay(op.set, open.set);
+          break;
+        }
+        const copy = { ...op, set: op.set.slice() };
+        merged.push(copy);
+        openUpdate.set(op.key, copy);
+        break;
+      }
+      case 'exec':
+        openUpdate.delete(op.key);
+        inserted.delete(op.key);
+        merged.push(op);
+        break;
+    }
+  }
+  return groupSteps(merged);
 }
 
 /** Groups planned changes into steps by level (one past the last change to any of the same rows). */

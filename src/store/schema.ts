@@ -183,6 +183,13 @@ export const MIGRATIONS: readonly Migration[] = [
     dialect: 'duckdb',
     statements: ['DROP INDEX IF EXISTS tasks_state_idx'],
   },
+  {
+    version: 3,
+    name: 'write journal position on DuckDB',
+    dialect: 'duckdb',
+    // The last write-journal entry the tables hold (see src/store/journal.ts), in the transactions that apply them.
+    statements: ['CREATE TABLE write_journal_state (applied_seq BIGINT NOT NULL)', 'INSERT INTO write_journal_state VALUES (0)'],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

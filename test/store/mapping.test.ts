@@ -56,8 +56,6 @@ describe('mapping', () => {
     const steps = planWrite(
       [
         { kind: 'runInsert', run: run() },
-        { kind: 'taskInsert', task: task({ id: 'a' }) },
-        { kind: 'taskInsert', task: task({ id: 'b' }) },
         { kind: 'taskUpdate', id: 'a', patch: { state: 'assigned', workerId: 'w1' } },
         { kind: 'taskInsert', task: task({ id: 'c' }) },
         // Fields named in another order still share a's step.
@@ -69,14 +67,34 @@ describe('mapping', () => {
     );
     const describe = (s: (typeof steps)[number]) =>
       s.op === 'insert' ? `insert ${s.mapping.table} ${s.rows.length}` : s.op === 'update' ? `update ${s.mapping.table} ${s.rows.map((r) => r.id).join('+')}` : s.op;
-    // The updates come one level after the inserts of their rows.
-    expect(steps.map(describe)).toStrictEqual(['insert runs 1', 'insert tasks 3', 'update tasks a+b']);
-    const update = steps[2];
+    expect(steps.map(describe)).toStrictEqual(['insert runs 1', 'update tasks a+b', 'insert tasks 1']);
+    const update = steps[1];
     expect(update.op === 'update' && update.columns.map((c) => c.name)).toStrictEqual(['state', 'worker_id']);
     expect(update.op === 'update' && update.rows).toStrictEqual([
       { id: 'a', values: ['running', 'w1'] },
       { id: 'b', values: ['assigned', 'w2'] },
     ]);
+  });
+
+  it('lays patches of a row inserted in the same write over the inserted row', () => {
+    const steps = planWrite(
+      [
+        { kind: 'taskInsert', task: task({ id: 'a' }) },
+        { kind: 'taskInsert', task: task({ id: 'b' }) },
+        { kind: 'taskUpdate', id: 'a', patch: { state: 'assigned', workerId: 'w1' } },
+        { kind: 'taskUpdate', id: 'a', patch: { state: 'running' } },
+      ],
+      questionMarks,
+    );
+    expect(steps.map((s) => s.op)).toStrictEqual(['insert']);
+    const rows = steps[0].op === 'insert' ? steps[0].rows : [];
+    const column = (name: string) => TASKS.columns.findIndex((c) => c.name === name);
+    expect(rows.map((r) => [r[column('id')], r[column('state')], r[column('worker_id')]])).toStrictEqual([
+      ['a', 'running', 'w1'],
+      ['b', 'pending', null],
+    ]);
+    // The patch is still checked like any update.
+    expect(() => planWrite([{ kind: 'taskInsert', task: task({ id: 'a' }) }, { kind: 'taskUpdate', id: 'a', patch: { seq: 9 } as never }], questionMarks)).toThrow(/cannot be updated/);
   });
 
   it('does not merge patches across another change to the same row, and keeps their order', () => {
