@@ -49,8 +49,12 @@ interface WorkerSession {
   drainedBy: 'operator' | 'scaling' | null;
 }
 
-/** Tasks handed to placement per cycle: at least this many, or this many per schedulable worker. */
-const CYCLE_MIN_CANDIDATES = 1000;
+/**
+ * Tasks handed to placement per cycle: at most this many per schedulable worker (and at least the
+ * minimum); past the minimum, the cycle also stops once the candidates ask for twice the free CPU.
+ * A cycle that refills 100 slots then weighs ~200 tasks, not 1,000 (that was a quarter of dispatch).
+ */
+const CYCLE_MIN_CANDIDATES = 256;
 const CYCLE_CANDIDATES_PER_WORKER = 16;
 
 /** History rows loaded into the predictor at start (newest first); older ones add little. */
@@ -653,31 +657,22 @@ export class Coordinator {
   private planCycle(tx: Tx): Array<{ w: WorkerSession; msg: CoordinatorMessage }> {
     if (this.ready.size === 0 || this.closed) return [];
     const released = new Map<string, ActiveAttempt[]>();
-    for (const att of tx.released) released.set(att.workerId, [...(released.get(att.workerId) ?? []), att]);
+    for (const att of tx.released) {
+      const list = released.get(att.workerId);
+      if (list) list.push(att);
+      else released.set(att.workerId, [att]);
+    }
     const started = performance.now();
     const now = this.now();
     let wakeAt = Infinity;
-    // The head of the queue is enough: no cycle can place more tasks than there are free slots, and a
-    // margin lets placement pick the longest and best-fitting among them.
-    const schedulableWorkers = [...this.workers.values()].filter((w) => w.link && this.schedulable(w, now));
-    const limit = Math.max(CYCLE_MIN_CANDIDATES, CYCLE_CANDIDATES_PER_WORKER * schedulableWorkers.length);
-    const tasks: PlacementTask[] = [];
-    for (const id of this.ready) {
-      if (tasks.length >= limit) break;
-      const t = this.tasks.get(id)!;
-      const notBefore = this.notBefore.get(id);
-      if (notBefore !== undefined && notBefore > now) {
-        wakeAt = Math.min(wakeAt, notBefore);
-        continue;
-      }
-      tasks.push({ id, priority: t.priority, seq: t.seq, resources: t.resources, durationMs: this.predictions.get(id)?.durationMs, avoidWorkerIds: this.avoid.get(id) });
-    }
     const workers: PlacementWorker[] = [];
+    let schedulable = 0;
+    let freeCpu = 0;
     for (const w of this.workers.values()) {
       if (!w.link) continue;
       if (w.quarantinedUntil !== null && w.quarantinedUntil > now) wakeAt = Math.min(wakeAt, w.quarantinedUntil);
       const freed = released.get(w.record.id) ?? [];
-      workers.push({
+      const worker: PlacementWorker = {
         id: w.record.id,
         type: w.record.type,
         capacity: w.record.resources,
@@ -685,7 +680,27 @@ export class Coordinator {
         freeGpuIndices: freed.length ? [...w.freeGpuIndices, ...freed.flatMap((a) => a.gpuIndices)].sort((a, b) => a - b) : w.freeGpuIndices,
         // A worker on trial whose only task just finished may take its next one.
         schedulable: this.schedulable(w, now, freed.length),
-      });
+      };
+      workers.push(worker);
+      if (!worker.schedulable) continue;
+      schedulable++;
+      freeCpu += Math.max(0, worker.capacity.cpu - worker.reserved.cpu);
+    }
+    // The head of the queue is enough: no cycle can place more tasks than there are free slots, and a
+    // margin lets placement pick the longest and best-fitting among them.
+    const limit = Math.max(CYCLE_MIN_CANDIDATES, CYCLE_CANDIDATES_PER_WORKER * schedulable);
+    const tasks: PlacementTask[] = [];
+    let cpuAsked = 0;
+    for (const id of this.ready) {
+      if (tasks.length >= limit || (tasks.length >= CYCLE_MIN_CANDIDATES && cpuAsked >= 2 * freeCpu)) break;
+      const t = this.tasks.get(id)!;
+      const notBefore = this.notBefore.get(id);
+      if (notBefore !== undefined && notBefore > now) {
+        wakeAt = Math.min(wakeAt, notBefore);
+        continue;
+      }
+      cpuAsked += t.resources.cpu;
+      tasks.push({ id, priority: t.priority, seq: t.seq, resources: t.resources, durationMs: this.predictions.get(id)?.durationMs, avoidWorkerIds: this.avoid.get(id) });
     }
     this.wakeAt(wakeAt);
     if (tasks.length === 0) return [];
