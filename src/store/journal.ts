@@ -97,7 +97,7 @@ export class JournaledStore implements Store {
     await this.inner.migrate();
     this.applied = await this.inner.journalPosition();
     const left = parseJournal(await readFile(this.path, 'utf8').catch(() => ''));
-    this.seq = this.appended = Math.max(this.applied, ...left.map((e) => e.seq));
+    this.seq = this.appended = left.reduce((max, e) => Math.max(max, e.seq), this.applied);
     this.file ??= await open(this.path, 'a');
     this.pending = left.filter((e) => e.seq > this.applied).map((e) => ({ ...e, ops: planOps(JSON.parse(e.changes) as Change[], questionMarks) }));
     this.pendingChanges = 0;
