@@ -9,24 +9,31 @@ import { startProtocolWorkers } from './protocol-workers.js';
 import { measureBullmq, redisAnswers } from './bullmq.js';
 
 // End-to-end dispatch throughput of no-op tasks through a real coordinator, every state change
-// persisted to DuckDB on disk, with 50 and 500 protocol-level workers.
+// persisted to DuckDB on disk (in its tables, not only in the write journal), with 50 and 500
+// protocol-level workers.
 
 /** Concurrent tasks per worker, on both systems. */
 const SLOTS = 4;
 
-export async function measureDrmDispatch(workers: number, tasks: number): Promise<{ tasksPerSec: number; elapsedMs: number }> {
+export async function measureDrmDispatch(workers: number, tasks: number): Promise<{ tasksPerSec: number; elapsedMs: number; acknowledgedTasksPerSec: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'drm-dispatch-'));
   const store = await openStore(join(dir, 'drm.duckdb'));
   const server = await startCoordinatorServer({ store, logger: pino({ level: 'silent' }), port: 0 });
   const fleet = await startProtocolWorkers(server.url, workers, SLOTS);
   try {
     const ended = new Promise<void>((resolve) => server.coordinator.bus.on('run', () => resolve()));
+    // Registration is not what is measured: its writes reach the tables before the clock starts.
+    await store.listWorkers();
     const started = performance.now();
     const body = { suite: 'dispatch', tasks: Array.from({ length: tasks }, (_, i) => ({ name: `noop-${i}`, kind: 'command' as const, command: ['true'], resources: { cpu: 1, memoryMb: 64 }, priority: 0, timeoutSec: 60, maxRetries: 0 })) };
-    await server.coordinator.submit(body);
+    const { runId } = await server.coordinator.submit(body);
     await ended;
+    const acknowledgedMs = performance.now() - started;
+    // The clock stops once the tables hold every change, not when the last one was acknowledged (durable
+    // in the write journal): a read through the store applies what is still pending.
+    if ((await store.getRun(runId))?.state !== 'succeeded') throw new Error(`dispatch run ${runId} did not succeed`);
     const elapsedMs = performance.now() - started;
-    return { tasksPerSec: (tasks / elapsedMs) * 1000, elapsedMs };
+    return { tasksPerSec: (tasks / elapsedMs) * 1000, elapsedMs, acknowledgedTasksPerSec: (tasks / acknowledgedMs) * 1000 };
   } finally {
     await fleet.close();
     await server.close();
@@ -46,7 +53,7 @@ export const dispatchBench: Bench = {
     for (const workers of [50, 500]) {
       const r = await measureDrmDispatch(workers, tasks);
       ctx.log(`dispatch: drm, ${workers} workers x ${SLOTS} slots, ${tasks} tasks in ${round(r.elapsedMs)} ms`);
-      figures.push({ bench: 'dispatch_tasks_per_s', value: round(r.tasksPerSec, 0), unit: 'tasks/s', workers, slotsPerWorker: SLOTS, tasks, goal: '>= 10000' });
+      figures.push({ bench: 'dispatch_tasks_per_s', value: round(r.tasksPerSec, 0), unit: 'tasks/s', workers, slotsPerWorker: SLOTS, tasks, acknowledgedTasksPerSec: round(r.acknowledgedTasksPerSec, 0), goal: '>= 10000' });
       if (noRedis) continue;
       const b = await measureBullmq(workers, SLOTS, tasks);
       ctx.log(`dispatch: BullMQ, ${workers} workers x ${SLOTS} concurrency, ${tasks} jobs in ${round(b.elapsedMs)} ms`);

@@ -22,9 +22,9 @@ afterAll(async () => {
 });
 
 /** A journaled DuckDB store that applies only when asked (or read), so tests see the journal's state. */
-async function journaled(onDropped?: (entry: JournalEntry, error: unknown) => void): Promise<{ store: JournaledStore; path: string }> {
+async function journaled(onDropped?: (entry: JournalEntry, error: unknown) => void, rotateBytes?: number): Promise<{ store: JournaledStore; path: string }> {
   const path = join(dir, `j-${n++}`, 'drm.duckdb');
-  const store = new JournaledStore(await DuckDbStore.open(path), `${path}.journal`, { applyAfterMs: 3_600_000, onDropped });
+  const store = new JournaledStore(await DuckDbStore.open(path), `${path}.journal`, { applyAfterMs: 3_600_000, onDropped, rotateBytes });
   await store.migrate();
   return { store, path };
 }
@@ -55,6 +55,34 @@ describe('JournaledStore', () => {
     await store.write([{ kind: 'attemptUpdate', id: 'att-1', patch: { state: 'succeeded', finishedAt: 9, exitCode: 0 } }, { kind: 'taskUpdate', id: 'task-1', patch: { state: 'succeeded', finishedAt: 9 } }]);
     expect(await store.getAttempt('att-1')).toMatchObject({ state: 'succeeded', startedAt: 5, finishedAt: 9, exitCode: 0 });
     expect(await store.getTask('task-1')).toMatchObject({ state: 'succeeded', attempts: 1, currentAttemptId: 'att-1', finishedAt: 9 });
+    await store.close();
+  });
+
+  it('empties a journal that outgrew its limit while writes kept coming, applying them first', async () => {
+    const { store, path } = await journaled(undefined, 1);
+    await store.write(seed);
+    await store.flush();
+    // Queued before the apply looks at the file: when it does, they are appended but not applied.
+    const writes = [
+      store.write([{ kind: 'taskUpdate', id: 'task-1', patch: { state: 'assigned', attempts: 1 } }]),
+      store.write([{ kind: 'taskUpdate', id: 'task-1', patch: { state: 'running' } }]),
+    ];
+    await store.flush();
+    await Promise.all(writes);
+    expect((await stat(`${path}.journal`)).size).toBe(0);
+    expect(await store.inner.getTask('task-1')).toMatchObject({ state: 'running', attempts: 1 });
+    await store.close();
+  });
+
+  it('writes a large submission straight to the tables, after the journaled writes before it', async () => {
+    const { store, path } = await journaled();
+    await store.write([{ kind: 'runInsert', run: run() }]);
+    const tasks: Change[] = Array.from({ length: 1_000 }, (_, i) => ({ kind: 'taskInsert', task: task({ id: `bulk-${i}`, seq: i + 1 }) }));
+    await store.write(tasks);
+    // Nothing of it went to the journal, and the tables already hold it (read without applying).
+    expect(parseJournal(await readFile(`${path}.journal`, 'utf8')).map((e) => e.seq)).toStrictEqual([1]);
+    expect((await store.inner.listTasks()).length).toBe(1_000);
+    expect(await store.inner.getRun('run-1')).toBeDefined();
     await store.close();
   });
 
