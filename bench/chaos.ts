@@ -57,18 +57,21 @@ export const chaosBench: Bench = {
       const { runId } = await coordinator.submit({ suite: 'chaos', tasks: tasks.map((t) => ({ ...t, kind: 'command' as const, priority: 0, timeoutSec: 60, maxRetries: 0 })) });
       const requeueMs: number[] = [];
       for (let k = 0; k < kills; k++) {
-        // Kill a worker that is running something, so there is work to lose.
+        // Kill one of the workers running something, so there is work to lose, while the run is in full
+        // swing (at least two busy). Near the end the only busy worker is the one running the last retried
+        // tasks: killing it again and again measures the retry budget (infraRetries, 3 by default, as
+        // Ray's max_retries), not whether a crash loses work, and is not random.
         const busyWorkers = () => coordinator.workerViews().filter((w) => w.runningTasks.length > 0 && workers.has(w.id));
-        while (!done && busyWorkers().length === 0) await new Promise((r) => setTimeout(r, 10));
+        while (!done && busyWorkers().length < 2) await new Promise((r) => setTimeout(r, 10));
         const busy = busyWorkers();
-        if (busy.length === 0) break;
+        if (done || busy.length < 2) break;
         const victim = busy[Math.floor(random() * busy.length)];
         const killedAt = Date.now();
         workers.get(victim.id)!.process.kill('SIGKILL');
         const deadline = Date.now() + 30_000;
         while (!requeues.has(victim.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
         if (requeues.has(victim.id)) requeueMs.push(requeues.get(victim.id)! - killedAt);
-        ctx.log(`chaos: killed ${victim.id} running ${victim.runningTasks.length} task(s); requeued after ${requeues.has(victim.id) ? requeues.get(victim.id)! - killedAt : '?'} ms`);
+        ctx.log(`chaos: killed ${victim.id} (of ${busy.length} busy) running ${victim.runningTasks.length} task(s); requeued after ${requeues.has(victim.id) ? requeues.get(victim.id)! - killedAt : '?'} ms`);
         await new Promise((r) => setTimeout(r, 300));
       }
       await ended;
