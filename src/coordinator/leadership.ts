@@ -12,6 +12,9 @@ export interface LeadershipSettings {
 
 export const DEFAULT_LEADERSHIP: LeadershipSettings = { ttlMs: 5000, renewMs: 1000 };
 
+/** How long after the lease's expiry a follower tries: past it by more than the round trip that set it. */
+const TAKEOVER_MARGIN_MS = 20;
+
 export interface LeadershipEvents {
   /** Became leader at `epoch`: rebuild the view from the store and start scheduling. */
   onElected(epoch: number): Promise<void>;
@@ -32,6 +35,8 @@ export class Leadership {
   private timer: NodeJS.Timeout | null = null;
   /** Fires at the deadline: a renewal stuck on an unreachable database must not keep us leading. */
   private deadlineTimer: NodeJS.Timeout | null = null;
+  /** A follower's try at the moment the lease it saw expires, between the regular ticks. */
+  private takeoverTimer: NodeJS.Timeout | null = null;
   private ticking = false;
   private stopped = false;
   private leaderUrl: string | null = null;
@@ -77,6 +82,7 @@ export class Leadership {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (this.takeoverTimer) clearTimeout(this.takeoverTimer);
     if (this.epoch !== null) {
       const epoch = this.epoch;
       await this.stepDown('shutting down');
@@ -109,6 +115,8 @@ export class Leadership {
         this.extend(started);
         this.log.info({ epoch: lease.epoch, holder: this.holder }, 'elected leader');
         await this.events.onElected(lease.epoch);
+      } else if (!lease.acquired) {
+        this.tryAt(lease.expiresAt);
       }
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'lease check failed');
@@ -116,6 +124,23 @@ export class Leadership {
     } finally {
       this.ticking = false;
     }
+  }
+
+  /**
+   * Tries again right when the lease seen expires (plus a margin), so a takeover waits out the TTL but
+   * not up to one more renewal interval. A live leader renews first: the try then fails, sees the new
+   * expiry and aims at that. Clocks: the lease's expiry is the store's; on one host it is this clock, and
+   * between hosts a skewed try is only early (refused) or late, and the regular ticks still run.
+   */
+  private tryAt(expiresAt: number): void {
+    if (this.takeoverTimer) clearTimeout(this.takeoverTimer);
+    const wait = expiresAt - Date.now() + TAKEOVER_MARGIN_MS;
+    if (wait <= 0 || wait >= this.settings.ttlMs + this.settings.renewMs) return;
+    this.takeoverTimer = setTimeout(() => {
+      this.takeoverTimer = null;
+      void this.tick();
+    }, wait);
+    this.takeoverTimer.unref();
   }
 
   private extend(renewedAt: number): void {
