@@ -66,7 +66,7 @@ export interface JournalOptions {
   onDropped?: (entry: JournalEntry, error: unknown) => void;
 }
 
-const DEFAULTS = { applyAfterMs: 100, applyAtChanges: 20_000, rotateBytes: 64 * 1024 * 1024 };
+const DEFAULTS = { applyAfterMs: 500, applyAtChanges: 50_000, rotateBytes: 64 * 1024 * 1024 };
 
 /**
  * Backpressure: past this many changes waiting to be applied, a write waits for the tables to catch
