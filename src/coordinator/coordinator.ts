@@ -700,7 +700,7 @@ export class Coordinator {
         continue;
       }
       cpuAsked += t.resources.cpu;
-      tasks.push({ id, priority: t.priority, seq: t.seq, resources: t.resources, durationMs: this.predictions.get(id)?.durationMs, avoidWorkerIds: this.avoid.get(id) });
+      tasks.push({ id, priority: t.priority, seq: t.seq, resources: t.resources, durationMs: this.predictions.get(id)?.durationMs, group: t.runId, avoidWorkerIds: this.avoid.get(id) });
     }
     this.wakeAt(wakeAt);
     if (tasks.length === 0) return [];

@@ -29,8 +29,14 @@ export interface PlacementTask {
   /** Arrival order; lower is older (FIFO within a priority). */
   seq: number;
   resources: Resources;
-  /** Expected duration (for example predicted); known durations are placed longest first. */
+  /** Expected duration (for example predicted); known durations are placed longest first within their group. */
   durationMs?: number;
+  /**
+   * The submission the task came in (for example its run id). Durations reorder tasks only within a group:
+   * across groups order stays FIFO, so the long tasks of later submissions cannot keep overtaking an earlier
+   * submission's short ones (longest-first without that bound starves them for as long as long work arrives).
+   */
+  group?: string;
   /** Workers to prefer against (for example where the last attempt failed); used only when nothing else fits. */
   avoidWorkerIds?: string[];
 }
@@ -195,16 +201,17 @@ export function placeTasks(req: PlacementRequest): PlacementReply {
 }
 
 /**
- * Priority first (higher first). Within a priority, the tasks with a known duration are reordered longest first
- * among the queue positions they hold, and the others keep FIFO order. A plain pairwise comparator ("by duration
- * when both have one, else by seq") is not transitive, and sorting with it would depend on the input order.
+ * Priority first (higher first), then FIFO. Within a stretch of one priority and one group, the tasks with a
+ * known duration are reordered longest first among the queue positions they hold, and the others keep FIFO
+ * order. A plain pairwise comparator ("by duration when both have one, else by seq") is not transitive, and
+ * sorting with it would depend on the input order.
  */
 export function orderTasks(tasks: readonly PlacementTask[]): PlacementTask[] {
   const out = [...tasks].sort((a, b) => b.priority - a.priority || a.seq - b.seq || compareStrings(a.id, b.id));
   for (let i = 0; i < out.length; ) {
     let j = i;
     const slots: number[] = [];
-    while (j < out.length && out[j].priority === out[i].priority) {
+    while (j < out.length && out[j].priority === out[i].priority && out[j].group === out[i].group) {
       if (out[j].durationMs !== undefined) slots.push(j);
       j++;
     }

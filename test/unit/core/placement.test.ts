@@ -260,6 +260,19 @@ describe('placeTasks: order', () => {
     expect(orderTasks([...tasks].reverse()).map((t) => t.id)).toEqual(['e', 'c', 'b', 'a', 'd']);
   });
 
+  it('reorders by duration only within a group (submission): across groups order stays FIFO', () => {
+    const tasks = [
+      task('old-short', {}, { seq: 1, durationMs: 10, group: 'run-1' }),
+      task('old-long', {}, { seq: 2, durationMs: 50, group: 'run-1' }),
+      task('new-long', {}, { seq: 3, durationMs: 900, group: 'run-2' }),
+      task('new-short', {}, { seq: 4, durationMs: 20, group: 'run-2' }),
+    ];
+    expect(orderTasks(tasks).map((t) => t.id)).toEqual(['old-long', 'old-short', 'new-long', 'new-short']);
+    // The earlier submission's short task gets the one free slot, however long the later one's tasks are.
+    const one = [task('old-short', { cpu: 4 }, { seq: 1, durationMs: 10, group: 'run-1' }), task('new-long', { cpu: 4 }, { seq: 2, durationMs: 900, group: 'run-2' })];
+    expect(placedOn(placeTasks({ tasks: one, workers: [worker('w', { cpu: 4 })] }))).toEqual({ 'old-short': 'w' });
+  });
+
   it('breaks full ties by id', () => {
     const tasks = [task('b', {}, { seq: 1 }), task('a', {}, { seq: 1 })];
     expect(orderTasks(tasks).map((t) => t.id)).toEqual(['a', 'b']);
