@@ -27,6 +27,7 @@ import {
   type Statement,
   type TableMapping,
   type WriteStep,
+  upsertStatements,
 } from './mapping.js';
 import { SqlReads } from './sql-reads.js';
 import {
@@ -177,7 +178,7 @@ export class DuckDbStore extends SqlReads implements JournalBackend {
   async write(changes: readonly Change[], fence?: Fence): Promise<void> {
     // Encoding (and its validation) happens now, so a bad record fails before the queue and a caller
     // mutating its objects after the call cannot change what gets stored.
-    await this.writeSteps(planWrite(changes, questionMarks), fence);
+    await this.writeSteps(planWrite(changes), fence);
   }
 
   // The write journal (see journal.ts): its entries are applied in bulk, with their position.
@@ -277,6 +278,9 @@ export class DuckDbStore extends SqlReads implements JournalBackend {
             throw missingRowError(step.what, [row.id], new Set());
           }
         }
+        return;
+      case 'upsert':
+        for (const statement of upsertStatements(step.mapping, step.rows, questionMarks)) await this.execute(statement);
         return;
       case 'exec':
         await this.execute(step.statement);

@@ -1,5 +1,5 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { planOps, planSteps, questionMarks, TASKS, type PlannedOp, type WriteStep } from './mapping.js';
+import { planOps, planSteps, TASKS, type PlannedOp, type WriteStep } from './mapping.js';
 import type {
   AttemptRecord,
   Change,
@@ -121,7 +121,7 @@ export class JournaledStore implements Store {
     this.fileBytes = text.length;
     this.seq = this.appended = left.reduce((max, e) => Math.max(max, e.seq), this.applied);
     this.file ??= await open(this.path, 'a');
-    this.pending = left.filter((e) => e.seq > this.applied).map((e) => ({ ...e, ops: planOps(JSON.parse(e.changes) as Change[], questionMarks) }));
+    this.pending = left.filter((e) => e.seq > this.applied).map((e) => ({ ...e, ops: planOps(JSON.parse(e.changes) as Change[]) }));
     this.pendingChanges = 0;
     await this.flush();
   }
@@ -139,7 +139,7 @@ export class JournaledStore implements Store {
   async write(changes: readonly Change[], fence?: Fence): Promise<void> {
     // Planning encodes (and so validates) every record: a bad one fails here, before anything is stored.
     // The JSON is taken now, so a caller mutating its records afterwards cannot change what is stored.
-    const ops = planOps(changes, questionMarks);
+    const ops = planOps(changes);
     if (changes.length === 0) return this.inner.write(changes, fence);
     if (ops.reduce((n, op) => n + (op.op === 'insert' && op.mapping === TASKS ? op.rows.length : 0), 0) >= DIRECT_AT_TASKS) {
       // In the file queue, behind every earlier write, which is applied first.

@@ -514,13 +514,22 @@ export function rowUpdateStatement<R extends object>(
 
 /** INSERT, or replace every non-key column when the key exists (same syntax in DuckDB and PostgreSQL). */
 export function upsertStatement<R extends object>(mapping: TableMapping<R>, record: R, placeholder: Placeholder): Statement {
-  const p = new Params(placeholder);
-  const values = mapping.encode(record).map((v, i) => p.add(v, mapping.columns[i].type));
+  return upsertStatements(mapping, [mapping.encode(record)], placeholder)[0];
+}
+
+/**
+ * Multi-row upserts of encoded rows, split like insertStatements. The keys must be distinct: a row may
+ * not be upserted twice by one statement (planWrite puts a second upsert of a key in a later step).
+ */
+export function upsertStatements<R extends object>(
+  mapping: TableMapping<R>,
+  rows: readonly SqlValue[][],
+  placeholder: Placeholder,
+  maxParams = MAX_PARAMS_PER_STATEMENT,
+): Statement[] {
   const sets = mapping.columns.filter((c) => c !== mapping.key).map((c) => `${c.name} = excluded.${c.name}`);
-  return p.statement(
-    `INSERT INTO ${mapping.table} (${mapping.columnList()}) VALUES (${values.join(', ')}) ` +
-      `ON CONFLICT (${mapping.key.name}) DO UPDATE SET ${sets.join(', ')}`,
-  );
+  const conflict = ` ON CONFLICT (${mapping.key.name}) DO UPDATE SET ${sets.join(', ')}`;
+  return insertStatements(mapping, rows, placeholder, maxParams).map((s) => ({ ...s, sql: s.sql + conflict }));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -536,6 +545,8 @@ export type WriteStep =
    * Every id must exist, else the write fails naming the first missing one.
    */
   | { op: 'update'; mapping: TableMapping<object>; columns: Column[]; rows: Array<{ id: string; values: SqlValue[] }>; what: string }
+  /** Rows to insert or, where the key exists, replace; each key once (a worker registering). */
+  | { op: 'upsert'; mapping: TableMapping<object>; rows: SqlValue[][] }
   | { op: 'exec'; statement: Statement };
 
 function insertMapping(change: Change): { mapping: TableMapping<object>; records: object[] } | null {
@@ -562,18 +573,18 @@ export type PlannedOp =
   | { op: 'insert'; mapping: TableMapping<object>; rows: SqlValue[][]; keys: string[] }
   /** `set`: the encoded values by column position, undefined where no patch named the column. */
   | { op: 'update'; mapping: TableMapping<object>; what: string; id: string; key: string; set: Array<SqlValue | undefined> }
-  | { op: 'exec'; key: string; statement: Statement };
+  | { op: 'upsert'; mapping: TableMapping<object>; key: string; row: SqlValue[] };
 
 /**
  * Turns changes into steps, encoding (and so validating) every record before anything is executed.
  * Updates of an id that does not exist fail the whole write: a lost update is a bug to surface, not skip.
  */
-export function planWrite(changes: readonly Change[], placeholder: Placeholder): WriteStep[] {
-  return planSteps(planOps(changes, placeholder));
+export function planWrite(changes: readonly Change[]): WriteStep[] {
+  return planSteps(planOps(changes));
 }
 
 /** Each change encoded (and so validated) on its own, in order; the values are copies of the records'. */
-export function planOps(changes: readonly Change[], placeholder: Placeholder): PlannedOp[] {
+export function planOps(changes: readonly Change[]): PlannedOp[] {
   const ops: PlannedOp[] = [];
   const update = (mapping: TableMapping<object>, what: string, id: string, patch: object) => {
     const set: Array<SqlValue | undefined> = [];
@@ -604,7 +615,7 @@ export function planOps(changes: readonly Change[], placeholder: Placeholder): P
         update(WORKERS as TableMapping<object>, 'worker', change.id, change.patch);
         break;
       case 'workerUpsert':
-        ops.push({ op: 'exec', key: `${WORKERS.table}:${change.worker.id}`, statement: upsertStatement(WORKERS, change.worker, placeholder) });
+        ops.push({ op: 'upsert', mapping: WORKERS as TableMapping<object>, key: `${WORKERS.table}:${change.worker.id}`, row: WORKERS.encode(change.worker) });
         break;
       default: {
         const unknown: { kind?: unknown } = change;
@@ -667,7 +678,7 @@ export function planSteps(ops: readonly PlannedOp[]): WriteStep[] {
         openUpdate.set(op.key, copy);
         break;
       }
-      case 'exec':
+      case 'upsert':
         openUpdate.delete(op.key);
         inserted.delete(op.key);
         merged.push(op);
@@ -723,9 +734,12 @@ function groupSteps(ops: readonly PlannedOp[]): WriteStep[] {
         if (s.op === 'update') s.rows.push({ id: op.id, values });
         break;
       }
-      case 'exec':
-        step(claim(op.key), `exec:${op.key}`, () => ({ op: 'exec', statement: op.statement }));
+      case 'upsert': {
+        // Upserts of different rows share a step (one multi-row statement); a second one of a row goes a level later.
+        const s = step(claim(op.key), `upsert:${op.mapping.table}`, () => ({ op: 'upsert', mapping: op.mapping, rows: [] }));
+        if (s.op === 'upsert') s.rows.push(op.row);
         break;
+      }
     }
   }
   return levels.flatMap((l) => [...l.values()]);

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { bulkUpdateStatements, dollarNumbers, insertStatements, missingRowError, planWrite, toNumber, type Query, type Row, type SqlValue, type Statement, type WriteStep } from './mapping.js';
+import { bulkUpdateStatements, dollarNumbers, insertStatements, missingRowError, planWrite, toNumber, upsertStatements, type Query, type Row, type SqlValue, type Statement, type WriteStep } from './mapping.js';
 import { SqlReads } from './sql-reads.js';
 import {
   acquireLeaseStatement,
@@ -132,7 +132,7 @@ export class PostgresStore extends SqlReads implements Store {
   async write(changes: readonly Change[], fence?: Fence): Promise<void> {
     this.checkOpen();
     // Encoded before a connection is taken, so a bad record costs no round trip.
-    const steps = planWrite(changes, dollarNumbers);
+    const steps = planWrite(changes);
     if (steps.length === 0 && !fence) return;
     await this.transaction(async (client) => {
       if (fence) {
@@ -227,6 +227,9 @@ async function apply(client: pg.PoolClient, step: WriteStep): Promise<void> {
       }
       return;
     }
+    case 'upsert':
+      for (const statement of upsertStatements(step.mapping, step.rows, dollarNumbers)) await run(client, statement);
+      return;
     case 'exec':
       await run(client, step.statement);
       return;

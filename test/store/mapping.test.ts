@@ -10,6 +10,7 @@ import {
   updateStatement,
   bulkUpdateStatements,
   upsertStatement,
+  upsertStatements,
   WORKERS,
 } from '../../src/store/mapping.js';
 import { MIGRATIONS, pendingMigrations } from '../../src/store/schema.js';
@@ -62,9 +63,7 @@ describe('mapping', () => {
         { kind: 'taskUpdate', id: 'b', patch: { workerId: 'w2', state: 'assigned' } },
         // Laid over a's first patch: state changes, workerId (undefined here) stays.
         { kind: 'taskUpdate', id: 'a', patch: { state: 'running', workerId: undefined } },
-      ],
-      questionMarks,
-    );
+      ]);
     const describe = (s: (typeof steps)[number]) =>
       s.op === 'insert' ? `insert ${s.mapping.table} ${s.rows.length}` : s.op === 'update' ? `update ${s.mapping.table} ${s.rows.map((r) => r.id).join('+')}` : s.op;
     expect(steps.map(describe)).toStrictEqual(['insert runs 1', 'update tasks a+b', 'insert tasks 1']);
@@ -83,9 +82,7 @@ describe('mapping', () => {
         { kind: 'taskInsert', task: task({ id: 'b' }) },
         { kind: 'taskUpdate', id: 'a', patch: { state: 'assigned', workerId: 'w1' } },
         { kind: 'taskUpdate', id: 'a', patch: { state: 'running' } },
-      ],
-      questionMarks,
-    );
+      ]);
     expect(steps.map((s) => s.op)).toStrictEqual(['insert']);
     const rows = steps[0].op === 'insert' ? steps[0].rows : [];
     const column = (name: string) => TASKS.columns.findIndex((c) => c.name === name);
@@ -94,7 +91,7 @@ describe('mapping', () => {
       ['b', 'pending', null],
     ]);
     // The patch is still checked like any update.
-    expect(() => planWrite([{ kind: 'taskInsert', task: task({ id: 'a' }) }, { kind: 'taskUpdate', id: 'a', patch: { seq: 9 } as never }], questionMarks)).toThrow(/cannot be updated/);
+    expect(() => planWrite([{ kind: 'taskInsert', task: task({ id: 'a' }) }, { kind: 'taskUpdate', id: 'a', patch: { seq: 9 } as never }])).toThrow(/cannot be updated/);
   });
 
   it('does not merge patches across another change to the same row, and keeps their order', () => {
@@ -105,13 +102,23 @@ describe('mapping', () => {
         { kind: 'workerUpsert', worker: worker() },
         { kind: 'workerUpdate', id: 'w-1', patch: { state: 'lost' } },
         { kind: 'workerUpdate', id: 'w-2', patch: { lastSeenAt: 5 } },
-      ],
-      questionMarks,
-    );
+      ]);
     const describe = (s: (typeof steps)[number]) =>
       s.op === 'update' ? `update ${s.rows.map((r) => `${r.id}=${r.values.join(',')}`).join(' ')}` : s.op;
     // w-2's patches merge (nothing touched w-2 between them), so it sets other columns than w-1's first.
-    expect(steps.map(describe)).toStrictEqual(['update w-1=draining', 'update w-2=draining,5', 'exec', 'update w-1=lost']);
+    expect(steps.map(describe)).toStrictEqual(['update w-1=draining', 'update w-2=draining,5', 'upsert', 'update w-1=lost']);
+  });
+
+  it('upserts many workers in one multi-row statement, a second upsert of one worker in a later one', () => {
+    const steps = planWrite([
+      { kind: 'workerUpsert', worker: worker({ id: 'w-1' }) },
+      { kind: 'workerUpsert', worker: worker({ id: 'w-2' }) },
+      { kind: 'workerUpsert', worker: worker({ id: 'w-1', state: 'draining' }) },
+    ]);
+    expect(steps.map((s) => (s.op === 'upsert' ? `upsert ${s.rows.map((r) => r[0]).join('+')}` : s.op))).toStrictEqual(['upsert w-1+w-2', 'upsert w-1']);
+    const [statement] = upsertStatements(WORKERS, steps[0].op === 'upsert' ? steps[0].rows : [], dollarNumbers);
+    expect(statement.sql).toMatch(/^INSERT INTO workers \(id, .*\) VALUES \(\$1, .*\), \(\$13, .*\) ON CONFLICT \(id\) DO UPDATE SET type = excluded\.type, /);
+    expect(statement.values).toHaveLength(2 * WORKERS.columns.length);
   });
 
   it('builds one typed UPDATE ... FROM (VALUES ...) for many rows', () => {
