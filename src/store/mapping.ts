@@ -512,13 +512,9 @@ export function rowUpdateStatement<R extends object>(
   return p.statement(`UPDATE ${mapping.table} SET ${sets.join(', ')} WHERE ${where}`);
 }
 
-/** INSERT, or replace every non-key column when the key exists (same syntax in DuckDB and PostgreSQL). */
-export function upsertStatement<R extends object>(mapping: TableMapping<R>, record: R, placeholder: Placeholder): Statement {
-  return upsertStatements(mapping, [mapping.encode(record)], placeholder)[0];
-}
-
 /**
- * Multi-row upserts of encoded rows, split like insertStatements. The keys must be distinct: a row may
+ * INSERTs that replace every non-key column when the key exists (same syntax in DuckDB and PostgreSQL),
+ * of encoded rows, split like insertStatements. The keys must be distinct: a row may
  * not be upserted twice by one statement (planWrite puts a second upsert of a key in a later step).
  */
 export function upsertStatements<R extends object>(

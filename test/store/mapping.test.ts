@@ -9,7 +9,6 @@ import {
   TASKS,
   updateStatement,
   bulkUpdateStatements,
-  upsertStatement,
   upsertStatements,
   WORKERS,
 } from '../../src/store/mapping.js';
@@ -39,7 +38,7 @@ describe('mapping', () => {
   });
 
   it('builds an upsert that replaces every non-key column', () => {
-    const s = upsertStatement(WORKERS, worker(), dollarNumbers);
+    const [s] = upsertStatements(WORKERS, [WORKERS.encode(worker())], dollarNumbers);
     expect(s.sql).toMatch(/^INSERT INTO workers \(id, type, .*\) VALUES \(\$1, \$2, .*\$12\) ON CONFLICT \(id\) DO UPDATE SET type = excluded\.type, /);
     expect(s.sql).not.toMatch(/SET id = /);
     expect(s.values).toHaveLength(WORKERS.columns.length);
