@@ -362,7 +362,7 @@ class Explainer {
       why = this.explain(task.resources, need, row);
       this.memo.set(key, why);
     }
-    return { taskId: task.id, ...why };
+    return { taskId: task.id, reason: why.reason, infeasible: why.infeasible };
   }
 
   private explain(r: Resources, need: Float64Array, row: number): Omit<Unplaced, 'taskId'> {
