@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
+import { CLI_PATH } from '../src/providers/local.js';
 import { round, type Bench } from './figures.js';
 
 // coordinator_rss_mb_1k_workers_100k_tasks: a coordinator process holding 1,000 connected workers and
@@ -23,8 +23,7 @@ export const capacityBench: Bench = {
     const workersN = 1000;
     const tasksN = ctx.quick ? 20_000 : 100_000;
     const dir = await mkdtemp(join(tmpdir(), 'drm-capacity-'));
-    // The launcher users run (bin/drm), with the V8 flags it sets.
-    const child = spawn(fileURLToPath(new URL('../../bin/drm', import.meta.url)), ['coordinator', '--port', '0', '--db', join(dir, 'drm.duckdb'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [CLI_PATH, 'coordinator', '--port', '0', '--db', join(dir, 'drm.duckdb'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const sockets: WebSocket[] = [];
     try {
       const url = await new Promise<string>((resolve, reject) => {
