@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startCoordinatorServer } from '../src/coordinator/server.js';
 import { openStore } from '../src/store/open.js';
-import { round, type Bench, type Figure } from './figures.js';
+import { median, round, type Bench, type Figure } from './figures.js';
 import { startProtocolWorkers } from './protocol-workers.js';
 import { measureBullmq, redisAnswers } from './bullmq.js';
 
@@ -15,6 +15,7 @@ import { measureBullmq, redisAnswers } from './bullmq.js';
 /** Concurrent tasks per worker, on both systems. */
 const SLOTS = 4;
 const WARM_UP_TASKS = 2_000;
+const ROUNDS = 3;
 
 export async function measureDrmDispatch(workers: number, tasks: number): Promise<{ tasksPerSec: number; elapsedMs: number; acknowledgedTasksPerSec: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'drm-dispatch-'));
@@ -48,6 +49,8 @@ export const dispatchBench: Bench = {
   description: 'no-op tasks through a real coordinator (DuckDB persisted) with 50 and 500 protocol-level workers',
   async run(ctx) {
     const tasks = ctx.quick ? 5_000 : 20_000;
+    // Single runs on 2 shared cores vary by +-15%: the figures are medians of interleaved rounds.
+    const rounds = ctx.quick ? 1 : ROUNDS;
     const figures: Figure[] = [];
     const noRedis = await redisAnswers();
     if (noRedis) ctx.log(`dispatch: dispatch_vs_bullmq_ratio skipped: ${noRedis}`);
@@ -56,13 +59,33 @@ export const dispatchBench: Bench = {
     await measureDrmDispatch(50, WARM_UP_TASKS);
     if (!noRedis) await measureBullmq(50, SLOTS, WARM_UP_TASKS);
     for (const workers of [50, 500]) {
-      const r = await measureDrmDispatch(workers, tasks);
-      ctx.log(`dispatch: drm, ${workers} workers x ${SLOTS} slots, ${tasks} tasks in ${round(r.elapsedMs)} ms`);
-      figures.push({ bench: 'dispatch_tasks_per_s', value: round(r.tasksPerSec, 0), unit: 'tasks/s', workers, slotsPerWorker: SLOTS, tasks, acknowledgedTasksPerSec: round(r.acknowledgedTasksPerSec, 0), goal: '>= 10000' });
+      const drm: Array<Awaited<ReturnType<typeof measureDrmDispatch>>> = [];
+      const bull: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        const r = await measureDrmDispatch(workers, tasks);
+        ctx.log(`dispatch: drm, ${workers} workers x ${SLOTS} slots, ${tasks} tasks in ${round(r.elapsedMs)} ms`);
+        drm.push(r);
+        if (noRedis) continue;
+        const b = await measureBullmq(workers, SLOTS, tasks);
+        ctx.log(`dispatch: BullMQ, ${workers} workers x ${SLOTS} concurrency, ${tasks} jobs in ${round(b.elapsedMs)} ms`);
+        bull.push(b.tasksPerSec);
+      }
+      const perSec = median(drm.map((r) => r.tasksPerSec));
+      const rates = (values: number[]) => values.map((v) => round(v, 0));
+      figures.push({
+        bench: 'dispatch_tasks_per_s',
+        value: round(perSec, 0),
+        unit: 'tasks/s',
+        workers,
+        slotsPerWorker: SLOTS,
+        tasks,
+        rounds: rates(drm.map((r) => r.tasksPerSec)),
+        acknowledgedTasksPerSec: round(median(drm.map((r) => r.acknowledgedTasksPerSec)), 0),
+        goal: '>= 10000',
+      });
       if (noRedis) continue;
-      const b = await measureBullmq(workers, SLOTS, tasks);
-      ctx.log(`dispatch: BullMQ, ${workers} workers x ${SLOTS} concurrency, ${tasks} jobs in ${round(b.elapsedMs)} ms`);
-      figures.push({ bench: 'dispatch_vs_bullmq_ratio', value: round(r.tasksPerSec / b.tasksPerSec), unit: 'ratio', baseline: round(b.tasksPerSec, 0), baselineUnit: 'tasks/s', baselineName: 'BullMQ tasks/s (Redis)', drmTasksPerSec: round(r.tasksPerSec, 0), workers, tasks, goal: '>= 2' });
+      const baseline = median(bull);
+      figures.push({ bench: 'dispatch_vs_bullmq_ratio', value: round(perSec / baseline), unit: 'ratio', baseline: round(baseline, 0), baselineUnit: 'tasks/s', baselineName: 'BullMQ tasks/s (Redis)', baselineRounds: rates(bull), drmTasksPerSec: round(perSec, 0), workers, tasks, goal: '>= 2' });
     }
     return figures;
   },
