@@ -55,7 +55,7 @@ export const dispatchBench: Bench = {
     const noRedis = await redisAnswers();
     if (noRedis) ctx.log(`dispatch: dispatch_vs_bullmq_ratio skipped: ${noRedis}`);
     // One uncounted round of each first: the first run in a process also pays for JIT compilation and
-    // heap growth (it measured 20-30% below the next).
+    // heap growth (it measured up to 30% below the next).
     await measureDrmDispatch(50, WARM_UP_TASKS);
     if (!noRedis) await measureBullmq(50, SLOTS, WARM_UP_TASKS);
     for (const workers of [50, 500]) {
