@@ -1,20 +1,6 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { planOps, planSteps, TASKS, type PlannedOp, type WriteStep } from './mapping.js';
-import type {
-  AttemptRecord,
-  Change,
-  Fence,
-  LeaseAcquisition,
-  LeaseRecord,
-  RunRecord,
-  ScalingDecisionRecord,
-  Store,
-  TaskFilter,
-  TaskHistoryRecord,
-  TaskRecord,
-  UsageSampleRecord,
-  WorkerRecord,
-} from './store.js';
+import type { Change, Fence, Store } from './store.js';
 
 // A write-ahead journal in front of the embedded store. DuckDB is a column store: a transaction that
 // updates a few hundred rows costs ~25-35 ms (each UPDATE, the staging of its rows, the commit), and even
@@ -236,18 +222,10 @@ export class JournaledStore implements Store {
   }
 
   // Leases are written directly (not journaled): they are small and their callers need them at once.
-  acquireLease(name: string, holder: string, ttlMs: number, now?: number): Promise<LeaseAcquisition> {
-    return this.inner.acquireLease(name, holder, ttlMs, now);
-  }
-  renewLease(name: string, holder: string, epoch: number, ttlMs: number, now?: number): Promise<boolean> {
-    return this.inner.renewLease(name, holder, epoch, ttlMs, now);
-  }
-  releaseLease(name: string, holder: string, epoch: number): Promise<boolean> {
-    return this.inner.releaseLease(name, holder, epoch);
-  }
-  getLease(name: string): Promise<LeaseRecord | undefined> {
-    return this.inner.getLease(name);
-  }
+  acquireLease: Store['acquireLease'] = (...args) => this.inner.acquireLease(...args);
+  renewLease: Store['renewLease'] = (...args) => this.inner.renewLease(...args);
+  releaseLease: Store['releaseLease'] = (...args) => this.inner.releaseLease(...args);
+  getLease: Store['getLease'] = (...args) => this.inner.getLease(...args);
 
   // Reads: whatever was acknowledged before the read began is in the tables when it runs.
   private async read<T>(fn: () => Promise<T>): Promise<T> {
@@ -255,39 +233,17 @@ export class JournaledStore implements Store {
     else await this.applying.catch(() => undefined);
     return fn();
   }
-  getRun(id: string): Promise<RunRecord | undefined> {
-    return this.read(() => this.inner.getRun(id));
-  }
-  listRuns(limit?: number): Promise<RunRecord[]> {
-    return this.read(() => this.inner.listRuns(limit));
-  }
-  getTask(id: string): Promise<TaskRecord | undefined> {
-    return this.read(() => this.inner.getTask(id));
-  }
-  listTasks(filter?: TaskFilter): Promise<TaskRecord[]> {
-    return this.read(() => this.inner.listTasks(filter));
-  }
-  maxTaskSeq(): Promise<number> {
-    return this.read(() => this.inner.maxTaskSeq());
-  }
-  getAttempt(id: string): Promise<AttemptRecord | undefined> {
-    return this.read(() => this.inner.getAttempt(id));
-  }
-  listAttempts(taskId: string): Promise<AttemptRecord[]> {
-    return this.read(() => this.inner.listAttempts(taskId));
-  }
-  listWorkers(): Promise<WorkerRecord[]> {
-    return this.read(() => this.inner.listWorkers());
-  }
-  listUsageSamples(workerId: string, sinceAt?: number): Promise<UsageSampleRecord[]> {
-    return this.read(() => this.inner.listUsageSamples(workerId, sinceAt));
-  }
-  listScalingDecisions(limit?: number): Promise<ScalingDecisionRecord[]> {
-    return this.read(() => this.inner.listScalingDecisions(limit));
-  }
-  listTaskHistory(filter?: { modelType?: string; name?: string; limit?: number }): Promise<TaskHistoryRecord[]> {
-    return this.read(() => this.inner.listTaskHistory(filter));
-  }
+  getRun: Store['getRun'] = (...args) => this.read(() => this.inner.getRun(...args));
+  listRuns: Store['listRuns'] = (...args) => this.read(() => this.inner.listRuns(...args));
+  getTask: Store['getTask'] = (...args) => this.read(() => this.inner.getTask(...args));
+  listTasks: Store['listTasks'] = (...args) => this.read(() => this.inner.listTasks(...args));
+  maxTaskSeq: Store['maxTaskSeq'] = () => this.read(() => this.inner.maxTaskSeq());
+  getAttempt: Store['getAttempt'] = (...args) => this.read(() => this.inner.getAttempt(...args));
+  listAttempts: Store['listAttempts'] = (...args) => this.read(() => this.inner.listAttempts(...args));
+  listWorkers: Store['listWorkers'] = () => this.read(() => this.inner.listWorkers());
+  listUsageSamples: Store['listUsageSamples'] = (...args) => this.read(() => this.inner.listUsageSamples(...args));
+  listScalingDecisions: Store['listScalingDecisions'] = (...args) => this.read(() => this.inner.listScalingDecisions(...args));
+  listTaskHistory: Store['listTaskHistory'] = (...args) => this.read(() => this.inner.listTaskHistory(...args));
 }
 
 /** The journal file's entries: one line each, `seq JSON`. A torn last line (the process died mid-append) was never acknowledged. */
