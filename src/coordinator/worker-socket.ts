@@ -56,23 +56,30 @@ function closeReason(text: string): string {
   return buf.length <= 123 ? text : buf.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
 }
 
+/**
+ * Sends coordinator messages as JSON text frames; the messages of one tick (a commit's acks and
+ * assignments) leave in one socket write, not one each. Messages to a closing socket are dropped.
+ */
+export function tickBatchedSender(ws: WebSocket, socket: Duplex): (msg: CoordinatorMessage) => void {
+  let corked = false;
+  return (msg) => {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    ws.send(JSON.stringify(msg));
+  };
+}
+
 function serveWorker(ws: WebSocket, socket: Duplex, coordinator: Coordinator, log: Logger, opts: WorkerSocketOptions): void {
   let workerId: string | null = null;
-  let corked = false;
   const link: WorkerLink = {
-    send(msg: CoordinatorMessage) {
-      if (ws.readyState !== WebSocket.OPEN) return;
-      // Messages sent in one tick (a commit's acks and assignments) leave in one write, not one each.
-      if (!corked) {
-        corked = true;
-        socket.cork();
-        process.nextTick(() => {
-          corked = false;
-          socket.uncork();
-        });
-      }
-      ws.send(JSON.stringify(msg));
-    },
+    send: tickBatchedSender(ws, socket),
     close(code, reason) {
       ws.close(code, closeReason(reason));
     },
