@@ -523,9 +523,14 @@ export function upsertStatements<R extends object>(
   placeholder: Placeholder,
   maxParams = MAX_PARAMS_PER_STATEMENT,
 ): Statement[] {
-  const sets = mapping.columns.filter((c) => c !== mapping.key).map((c) => `${c.name} = excluded.${c.name}`);
-  const conflict = ` ON CONFLICT (${mapping.key.name}) DO UPDATE SET ${sets.join(', ')}`;
+  const conflict = conflictClause(mapping);
   return insertStatements(mapping, rows, placeholder, maxParams).map((s) => ({ ...s, sql: s.sql + conflict }));
+}
+
+/** What makes an INSERT an upsert: a row whose key exists gets every other column replaced. */
+export function conflictClause<R extends object>(mapping: TableMapping<R>): string {
+  const sets = mapping.columns.filter((c) => c !== mapping.key).map((c) => `${c.name} = excluded.${c.name}`);
+  return ` ON CONFLICT (${mapping.key.name}) DO UPDATE SET ${sets.join(', ')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -744,31 +749,6 @@ function groupSteps(ops: readonly PlannedOp[]): WriteStep[] {
 
 /** The SQL type of each column type, in the subset both dialects share. */
 export const SQL_TYPES: Record<ColumnType, string> = { text: 'TEXT', integer: 'INTEGER', bigint: 'BIGINT', double: 'DOUBLE PRECISION', boolean: 'BOOLEAN' };
-
-/**
- * `UPDATE t SET c = v.c FROM (VALUES ...) AS v(key, c...) WHERE t.key = v.key`, split below the
- * parameter limit. Casts give the VALUES columns their types (a NULL alone would have none).
- */
-export function bulkUpdateStatements(
-  mapping: TableMapping<object>,
-  columns: readonly Column[],
-  rows: ReadonlyArray<{ id: string; values: SqlValue[] }>,
-  placeholder: Placeholder,
-  maxParams = MAX_PARAMS_PER_STATEMENT,
-): Statement[] {
-  const perStatement = Math.max(1, Math.floor(maxParams / (columns.length + 1)));
-  const key = mapping.key;
-  const out: Statement[] = [];
-  for (let start = 0; start < rows.length; start += perStatement) {
-    const p = new Params(placeholder);
-    const cast = (v: SqlValue, c: Column) => `CAST(${p.add(v, c.type)} AS ${SQL_TYPES[c.type]})`;
-    const tuples = rows.slice(start, start + perStatement).map((r) => `(${[cast(r.id, key), ...r.values.map((v, i) => cast(v, columns[i]))].join(', ')})`);
-    const names = [key.name, ...columns.map((c) => c.name)];
-    const sets = columns.map((c) => `${c.name} = v.${c.name}`).join(', ');
-    out.push(p.statement(`UPDATE ${mapping.table} SET ${sets} FROM (VALUES ${tuples.join(', ')}) AS v(${names.join(', ')}) WHERE ${mapping.table}.${key.name} = v.${key.name}`));
-  }
-  return out;
-}
 
 /** The error for a bulk update that changed fewer rows than it named. */
 export function missingRowError(what: string, ids: readonly string[], found: ReadonlySet<string>): Error {

@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { bulkUpdateStatements, dollarNumbers, insertStatements, missingRowError, planWrite, toNumber, upsertStatements, type Query, type Row, type SqlValue, type Statement, type WriteStep } from './mapping.js';
+import { dollarNumbers, missingRowError, planWrite, toNumber, type Query, type Row, type SqlValue, type Statement, type WriteStep } from './mapping.js';
+import { bulkInsertStatements, bulkUpdateStatements, type BulkStatement } from './pg-bulk.js';
 import { SqlReads } from './sql-reads.js';
 import {
   acquireLeaseStatement,
@@ -207,19 +208,19 @@ export class PostgresStore extends SqlReads implements Store {
   }
 }
 
-function run(on: pg.Pool | pg.PoolClient, statement: Statement): Promise<pg.QueryResult<Row>> {
+function run(on: pg.Pool | pg.PoolClient, statement: Statement | BulkStatement): Promise<pg.QueryResult<Row>> {
   return on.query<Row>(statement.sql, statement.values);
 }
 
 async function apply(client: pg.PoolClient, step: WriteStep): Promise<void> {
   switch (step.op) {
     case 'insert':
-      // Multi-row INSERTs, split below pg's parameter limit: 1,000 tasks are two statements.
-      for (const statement of insertStatements(step.mapping, step.rows, dollarNumbers)) await run(client, statement);
+    case 'upsert':
+      for (const statement of bulkInsertStatements(step.mapping, step.rows, step.op === 'upsert')) await run(client, statement);
       return;
     case 'update': {
       let changed = 0;
-      for (const statement of bulkUpdateStatements(step.mapping, step.columns, step.rows, dollarNumbers)) changed += (await run(client, statement)).rowCount ?? 0;
+      for (const statement of bulkUpdateStatements(step.mapping, step.columns, step.rows)) changed += (await run(client, statement)).rowCount ?? 0;
       if (changed !== step.rows.length) {
         const ids = step.rows.map((r) => r.id);
         const found = await client.query<{ id: string }>(`SELECT ${step.mapping.key.name} AS id FROM ${step.mapping.table} WHERE ${step.mapping.key.name} = ANY($1)`, [ids]);
@@ -227,9 +228,6 @@ async function apply(client: pg.PoolClient, step: WriteStep): Promise<void> {
       }
       return;
     }
-    case 'upsert':
-      for (const statement of upsertStatements(step.mapping, step.rows, dollarNumbers)) await run(client, statement);
-      return;
     case 'exec':
       await run(client, step.statement);
       return;

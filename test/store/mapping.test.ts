@@ -8,7 +8,6 @@ import {
   RUNS,
   TASKS,
   updateStatement,
-  bulkUpdateStatements,
   upsertStatements,
   WORKERS,
 } from '../../src/store/mapping.js';
@@ -118,15 +117,6 @@ describe('mapping', () => {
     const [statement] = upsertStatements(WORKERS, steps[0].op === 'upsert' ? steps[0].rows : [], dollarNumbers);
     expect(statement.sql).toMatch(/^INSERT INTO workers \(id, .*\) VALUES \(\$1, .*\), \(\$13, .*\) ON CONFLICT \(id\) DO UPDATE SET type = excluded\.type, /);
     expect(statement.values).toHaveLength(2 * WORKERS.columns.length);
-  });
-
-  it('builds one typed UPDATE ... FROM (VALUES ...) for many rows', () => {
-    const { columns } = TASKS.encodePatch({ state: 'running', startedAt: 5 });
-    const [s] = bulkUpdateStatements(TASKS as never, columns, [{ id: 'a', values: ['running', 5] }, { id: 'b', values: ['running', null] }], dollarNumbers);
-    expect(s.sql).toBe(
-      'UPDATE tasks SET state = v.state, started_at = v.started_at FROM (VALUES (CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT)), (CAST($4 AS TEXT), CAST($5 AS TEXT), CAST($6 AS BIGINT))) AS v(id, state, started_at) WHERE tasks.id = v.id',
-    );
-    expect(s.values).toStrictEqual(['a', 'running', 5, 'b', 'running', null]);
   });
 
   it('decodes driver values: BIGINT as bigint or string, JSON text, nulls', () => {
