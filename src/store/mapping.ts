@@ -11,7 +11,8 @@ import type {
   WorkerRecord,
 } from './store.js';
 
-// Record <-> row mapping and SQL generation shared by every SQL backend (DuckDB now, PostgreSQL later).
+// Record <-> row mapping and SQL generation shared by both SQL backends (DuckDB and PostgreSQL; the
+// latter's bulk statements are in pg-bulk.ts).
 // A backend only supplies its placeholder style (`?` or `$1`), executes the statements built here and
 // hands rows back as plain objects keyed by column name; encoding, decoding and the SQL text live here so
 // both backends store and return exactly the same thing.
@@ -465,7 +466,7 @@ export class Params {
   }
 }
 
-/** pg allows 65,535 parameters a statement; stay well below so wide tables still batch a few hundred rows. */
+/** Parameters per multi-row statement: wide tables still batch a few hundred rows (pg's own limit is 65,535). */
 export const MAX_PARAMS_PER_STATEMENT = 30_000;
 
 /** Multi-row INSERTs for already encoded rows, split so no statement exceeds `maxParams`. */
@@ -542,7 +543,7 @@ export type WriteStep =
   | { op: 'insert'; mapping: TableMapping<object>; rows: SqlValue[][] }
   /**
    * Rows of one table that get the same columns set (in table order), each id once, for the backend to
-   * apply in bulk (PostgreSQL: `UPDATE ... FROM (VALUES ...)` per chunk; DuckDB: a staging table).
+   * apply in bulk (PostgreSQL: `UPDATE ... FROM unnest(...)`; DuckDB: a staging table).
    * Every id must exist, else the write fails naming the first missing one.
    */
   | { op: 'update'; mapping: TableMapping<object>; columns: Column[]; rows: Array<{ id: string; values: SqlValue[] }>; what: string }
