@@ -19,7 +19,7 @@ const ARRAY_TYPES: Record<ColumnType, string> = {
 };
 
 /** Rows per statement: keeps one message of a very large submission to a few MB. */
-export const BULK_ROWS_PER_STATEMENT = 10_000;
+const BULK_ROWS_PER_STATEMENT = 10_000;
 
 function unnest(columns: readonly Column[]): string {
   return `unnest(${columns.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c.type]}`).join(', ')})`;
