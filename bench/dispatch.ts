@@ -93,7 +93,7 @@ export const dispatchBench: Bench = {
       figures.push({ bench: 'dispatch_protocol_ceiling_tasks_per_s', value: round(ceilingPerSec, 0), unit: 'tasks/s', workers, slotsPerWorker: SLOTS, tasks, rounds: rates(ceiling), drmShare: round(perSec / ceilingPerSec) });
       if (noRedis) continue;
       const baseline = median(bull);
-      // The best ratio any coordinator speaking this protocol could reach on this machine.
+      // protocolCeilingRatio: the best ratio any coordinator speaking this protocol could reach here.
       figures.push({ bench: 'dispatch_vs_bullmq_ratio', value: round(perSec / baseline), unit: 'ratio', baseline: round(baseline, 0), baselineUnit: 'tasks/s', baselineName: 'BullMQ tasks/s (Redis)', baselineRounds: rates(bull), drmTasksPerSec: round(perSec, 0), workers, tasks, goal: '>= 2', protocolCeilingRatio: round(ceilingPerSec / baseline) });
     }
     return figures;

@@ -1,4 +1,4 @@
-import { conflictClause, type Column, type ColumnType, type SqlValue, type TableMapping } from './mapping.js';
+import { conflictClause, SQL_TYPES, type Column, type SqlValue, type TableMapping } from './mapping.js';
 
 // PostgreSQL's bulk statements: rows travel as one array parameter per column, turned back into rows
 // by unnest(). A statement's text, parameter count and planning then do not grow with its rows: for
@@ -10,19 +10,11 @@ export interface BulkStatement {
   values: SqlValue[][];
 }
 
-const ARRAY_TYPES: Record<ColumnType, string> = {
-  text: 'text[]',
-  integer: 'integer[]',
-  bigint: 'bigint[]',
-  double: 'double precision[]',
-  boolean: 'boolean[]',
-};
-
 /** Rows per statement: keeps one message of a very large submission to a few MB. */
 const BULK_ROWS_PER_STATEMENT = 10_000;
 
 function unnest(columns: readonly Column[]): string {
-  return `unnest(${columns.map((c, i) => `$${i + 1}::${ARRAY_TYPES[c.type]}`).join(', ')})`;
+  return `unnest(${columns.map((c, i) => `$${i + 1}::${SQL_TYPES[c.type]}[]`).join(', ')})`;
 }
 
 /** Column `i` of the rows, as one array. */

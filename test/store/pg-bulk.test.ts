@@ -8,7 +8,7 @@ describe('PostgreSQL bulk statements', () => {
     const { columns } = TASKS.encodePatch({ state: 'running', startedAt: 5 });
     const [s] = bulkUpdateStatements(TASKS, columns, [{ id: 'a', values: ['running', 5] }, { id: 'b', values: ['running', null] }]);
     expect(s.sql).toBe(
-      'UPDATE tasks SET state = v.state, started_at = v.started_at FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, state, started_at) WHERE tasks.id = v.id',
+      'UPDATE tasks SET state = v.state, started_at = v.started_at FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[]) AS v(id, state, started_at) WHERE tasks.id = v.id',
     );
     expect(s.values).toStrictEqual([['a', 'b'], ['running', 'running'], [5, null]]);
   });
@@ -16,7 +16,7 @@ describe('PostgreSQL bulk statements', () => {
   it('inserts rows as columns, with as many parameters as the table has columns whatever the row count', () => {
     const rows = Array.from({ length: 5 }, (_, i) => TASKS.encode(task({ id: `t${i}` })));
     const [s] = bulkInsertStatements(TASKS, rows);
-    expect(s.sql).toMatch(/^INSERT INTO tasks \(id, run_id, .*\) SELECT \* FROM unnest\(\$1::text\[\], \$2::text\[\], \$3::bigint\[\], /);
+    expect(s.sql).toMatch(/^INSERT INTO tasks \(id, run_id, .*\) SELECT \* FROM unnest\(\$1::TEXT\[\], \$2::TEXT\[\], \$3::BIGINT\[\], /);
     expect(s.sql).not.toContain('ON CONFLICT');
     expect(s.values).toHaveLength(TASKS.columns.length);
     expect(s.values[0]).toStrictEqual(['t0', 't1', 't2', 't3', 't4']);
